@@ -1,0 +1,1 @@
+"""Rasa SDK action server. Actions stay thin: the logic lives in bot.services."""

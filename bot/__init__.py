@@ -1,0 +1,1 @@
+"""Chinese customer-service triage bot: our Rasa components, services and data."""

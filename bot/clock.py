@@ -1,0 +1,56 @@
+"""Service-hours clock in the service's time zone, injectable for tests.
+
+Set ``BOT_NOW`` (ISO 8601, e.g. ``2026-11-25T02:30:00+08:00``) to pin the time
+of a whole process (``rasa test``, demos), or use :func:`frozen_at` in pytest.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime, time
+from typing import Callable, Iterator, Optional
+from zoneinfo import ZoneInfo
+
+from bot.facts import load_facts
+
+Clock = Callable[[], datetime]
+
+
+def service_timezone() -> ZoneInfo:
+    return ZoneInfo(load_facts()["service_hours"]["timezone"])
+
+
+def _system_clock() -> datetime:
+    pinned = os.environ.get("BOT_NOW")
+    if pinned:
+        return datetime.fromisoformat(pinned)
+    return datetime.now(service_timezone())
+
+
+_clock: Clock = _system_clock
+
+
+def now() -> datetime:
+    """The current time in the service's time zone."""
+    return _clock().astimezone(service_timezone())
+
+
+@contextlib.contextmanager
+def frozen_at(moment: datetime) -> Iterator[None]:
+    """Pin the clock to ``moment`` inside the block."""
+    global _clock
+    previous = _clock
+    _clock = lambda: moment  # noqa: E731
+    try:
+        yield
+    finally:
+        _clock = previous
+
+
+def is_service_open(at: Optional[datetime] = None) -> bool:
+    """Whether human agents are on duty (07:00-23:00 every day)."""
+    moment = (at or now()).astimezone(service_timezone())
+    hours = load_facts()["service_hours"]
+    opens = time.fromisoformat(hours["open"])
+    closes = time.fromisoformat(hours["close"])
+    return opens <= moment.time() < closes

@@ -1,0 +1,1 @@
+"""Custom Rasa graph components (listed by module path in config.yml)."""

@@ -1,0 +1,62 @@
+"""A pipeline step that puts user text into canonical form before tokenizing."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import text as text_utils
+
+ORIGINAL_TEXT = "original_text"
+
+
+# Registered as a featurizer so the recipe runs it, in config order, on both
+# training data and incoming messages, ahead of the tokenizer.
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class TextNormalizer(GraphComponent):
+    """Full-width to half-width, traditional to simplified, invisible characters out."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TextNormalizer":
+        return cls()
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        # A change in the normalisation rules changes what the model was trained
+        # on, so it must make `rasa train` retrain.
+        source = Path(text_utils.__file__).read_bytes()
+        return hashlib.sha256(source).hexdigest()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._normalize(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._normalize(message)
+        return messages
+
+    @staticmethod
+    def _normalize(message: Message) -> None:
+        raw = message.get(TEXT)
+        if not isinstance(raw, str):
+            return
+        message.set(ORIGINAL_TEXT, raw, add_to_output=False)
+        message.set(TEXT, text_utils.normalize(raw))

@@ -1,0 +1,1 @@
+"""Offline measurements of the bot: NLU quality (``make eval``)."""

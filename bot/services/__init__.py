@@ -1,0 +1,1 @@
+"""Business logic the action server calls; no Rasa SDK types in here."""
