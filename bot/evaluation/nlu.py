@@ -145,6 +145,8 @@ def main(argv: Sequence[str] = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
     parser.add_argument("--config", type=Path, default=Path("config.yml"))
     parser.add_argument("--out", type=Path, default=Path("reports/nlu"))
+    parser.add_argument("--min-accuracy", type=float, default=0.0, help="fail below this accuracy")
+    parser.add_argument("--min-oos-caught", type=float, default=0.0, help="fail below this catch rate")
     args = parser.parse_args(argv)
 
     threshold, ambiguity = configured_thresholds(args.config)
@@ -167,6 +169,9 @@ def main(argv: Sequence[str] = None) -> int:
         print(f"  {row['threshold']:9.2f}  {row['intent_accuracy']:8.3f}  {row['macro_f1']:8.3f}"
               f"  {row['out_of_scope_caught']:10.3f}  {row['in_scope_wrongly_escalated']:18.3f}")
     print(f"\nWrote {args.out}/nlu_eval.json, confusion_matrix.csv, confusion_matrix.png")
+    if figures["intent_accuracy"] < args.min_accuracy or figures["out_of_scope_caught"] < args.min_oos_caught:
+        print(f"FAILED: below --min-accuracy {args.min_accuracy} or --min-oos-caught {args.min_oos_caught}")
+        return 1
     return 0
 
 

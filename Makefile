@@ -1,0 +1,65 @@
+# The two commands: `make run` (set up, train if stale, start) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_310 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null | tail -1 || command -v python3.10)
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/triage.tar.gz
+RASA := $(BIN)/rasa
+
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: help install train run test validate pytest story-test eval bench lock clean
+
+help:
+	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
+	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
+	@echo "make train | eval | bench | install | lock | clean"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON_310)" || { echo "Python 3.10 not found (looked in pyenv versions)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON_310) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip==24.0
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+# rasa train skips unchanged parts itself; the jieba dictionary is not in its
+# fingerprint, so a newer dictionary forces a full retrain.
+train: install
+	@force=""; if [ -f $(MODEL) ] && [ -n "$$(find bot/knowledge/dictionary -newer $(MODEL))" ]; then force="--force"; fi; \
+	$(RASA) train --fixed-model-name triage --out models $$force
+
+run: train
+	$(BIN)/python -m bot.launcher
+
+validate: install
+	$(RASA) data validate --fail-on-warnings
+
+pytest: train
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+
+story-test: train
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+		--endpoints endpoints.yml --out results/stories --fail-on-prediction-errors
+
+eval: train
+	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu --min-accuracy 0.93 --min-oos-caught 0.85
+
+test: validate pytest story-test eval
+
+bench: train
+	$(BIN)/python bench/latency.py
+
+lock: install
+	$(BIN)/python -m pip freeze | grep -v '^-e' > requirements.txt.new
+	@{ head -2 requirements.txt; cat requirements.txt.new; } > requirements.txt.tmp && mv requirements.txt.tmp requirements.txt && rm requirements.txt.new
+
+clean:
+	rm -rf results reports .pytest_cache

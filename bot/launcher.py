@@ -1,0 +1,169 @@
+"""Start the action server and the Rasa server together, stop them together.
+
+``make run`` runs ``python -m bot.launcher``: both servers in the foreground
+until Ctrl-C. Tests and benchmarks use :class:`BotServers` to run a private
+pair on other ports with their own tracker database.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+class BotServers:
+    """An action server and a Rasa server as child processes."""
+
+    def __init__(
+        self,
+        model: Path = ROOT / "models" / "triage.tar.gz",
+        rasa_port: int = 5005,
+        actions_port: int = 5055,
+        endpoints: Optional[Path] = None,
+        tracker_db: Optional[Path] = None,
+        auth_token: Optional[str] = None,
+        extra_env: Optional[Dict[str, str]] = None,
+        log_dir: Optional[Path] = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.model = model
+        self.rasa_port = rasa_port
+        self.actions_port = actions_port
+        self.auth_token = auth_token
+        self.host = host
+        self._endpoints = endpoints
+        self._tracker_db = tracker_db
+        self._env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
+        self._log_dir = log_dir
+        self._processes: List[subprocess.Popen] = []
+        self._workdir = tempfile.TemporaryDirectory(prefix="triage-bot-")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def start(self, timeout: float = 180.0) -> "BotServers":
+        # The action server only ever talks to the Rasa server: loopback only.
+        self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
+        self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
+        self._spawn("rasa", self._rasa_command())
+        self._wait_until_up(f"{self.url}/", timeout)
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in reversed(self._processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+        self._workdir.cleanup()
+
+    def wait(self) -> int:
+        """Block until a server exits; then stop the other one."""
+        try:
+            while all(process.poll() is None for process in self._processes):
+                time.sleep(0.5)
+            return next(p.returncode for p in self._processes if p.poll() is not None) or 0
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "BotServers":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _actions_command(self) -> List[str]:
+        return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+                "--port", str(self.actions_port)]
+
+    def _rasa_command(self) -> List[str]:
+        command = [
+            str(VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*",
+            "--model", str(self.model), "--port", str(self.rasa_port),
+            "--interface", self.host,
+            "--endpoints", str(self._endpoints_file()),
+            "--credentials", str(ROOT / "credentials.yml"),
+        ]
+        if self.auth_token:
+            command += ["--auth-token", self.auth_token]
+        return command
+
+    def _endpoints_file(self) -> Path:
+        if self._endpoints and not self._tracker_db:
+            return self._endpoints
+        endpoints = yaml.safe_load((self._endpoints or ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}
+        if self._tracker_db:
+            endpoints["tracker_store"]["db"] = str(self._tracker_db)
+        path = Path(self._workdir.name) / "endpoints.yml"
+        path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
+        return path
+
+    def _spawn(self, name: str, command: List[str], env: Optional[Dict[str, str]] = None) -> None:
+        if self._log_dir:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self._log_dir / f"{name}.log").open("ab")
+        else:
+            output = None  # inherit: the user sees the logs
+        self._processes.append(
+            subprocess.Popen(command, cwd=ROOT, env={**self._env, **(env or {})}, stdout=output, stderr=subprocess.STDOUT if output else None)
+        )
+
+    def _wait_until_up(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self._processes):
+                raise RuntimeError(f"a server exited while starting ({url}); see its log")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the action server and the Rasa server.")
+    parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
+    parser.add_argument("--host", default=os.environ.get("RASA_HOST", "0.0.0.0"))
+    args = parser.parse_args(argv)
+
+    (ROOT / ".data").mkdir(exist_ok=True)
+    servers = BotServers(
+        model=args.model,
+        rasa_port=args.port,
+        actions_port=args.actions_port,
+        endpoints=ROOT / "endpoints.yml",
+        auth_token=os.environ.get("RASA_AUTH_TOKEN") or None,
+        host=args.host,
+    )
+    # Ctrl-C reaches the children through the process group; wait for them.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    servers.start()
+    print(f"\nBot ready: REST {servers.url}/webhooks/rest/webhook, socket.io {servers.url}/socket.io. Ctrl-C stops.\n", flush=True)
+    return servers.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

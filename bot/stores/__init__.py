@@ -1,0 +1,1 @@
+"""Storage: the conversation (tracker) store and, later, tickets and orders."""

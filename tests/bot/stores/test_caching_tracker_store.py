@@ -1,0 +1,86 @@
+"""The caching SQL tracker store returns what the database holds, faster."""
+from __future__ import annotations
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.stores.tracker_store import CachingSQLTrackerStore
+
+DOMAIN = Domain.from_dict({
+    "intents": ["refund"],
+    "slots": {"order_id": {"type": "text", "mappings": [{"type": "custom"}]}},
+})
+
+
+def store(path) -> CachingSQLTrackerStore:
+    return CachingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+
+
+def user_turn(text: str):
+    return [ActionExecuted("action_listen"), UserUttered(text, {"name": "refund", "confidence": 1.0}),
+            ActionExecuted("utter_refund")]
+
+
+async def new_conversation(tracker_store, sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), *user_turn("我要退款")]:
+        tracker.update(event)
+    await tracker_store.save(tracker)
+    return tracker
+
+
+@pytest.mark.asyncio
+async def test_conversation_survives_a_restart(tmp_path):
+    await new_conversation(store(tmp_path / "t.db"), "shopper")
+    reopened = await store(tmp_path / "t.db").retrieve("shopper")
+    assert [e.text for e in reopened.events if isinstance(e, UserUttered)] == ["我要退款"]
+
+
+@pytest.mark.asyncio
+async def test_messages_written_by_another_instance_are_seen(tmp_path):
+    first, second = store(tmp_path / "t.db"), store(tmp_path / "t.db")
+    await new_conversation(first, "shopper")
+    await first.retrieve("shopper")  # now cached in the first instance
+
+    on_second = await second.retrieve("shopper")
+    for event in [*user_turn("到哪了"), SlotSet("order_id", "230915-123456789012")]:
+        on_second.update(event)
+    await second.save(on_second)
+
+    seen_by_first = await first.retrieve("shopper")
+    assert seen_by_first.get_slot("order_id") == "230915-123456789012"
+    assert [e.text for e in seen_by_first.events if isinstance(e, UserUttered)] == ["我要退款", "到哪了"]
+
+
+@pytest.mark.asyncio
+async def test_cached_conversation_grows_in_the_database_without_duplicates(tmp_path):
+    tracker_store = store(tmp_path / "t.db")
+    tracker = await new_conversation(tracker_store, "shopper")
+    for turn in range(5):
+        tracker = await tracker_store.retrieve("shopper")
+        for event in user_turn(f"第{turn}句"):
+            tracker.update(event)
+        await tracker_store.save(tracker)
+
+    from_disk = await store(tmp_path / "t.db").retrieve("shopper")
+    assert list(from_disk.events) == list((await tracker_store.retrieve("shopper")).events)
+    assert len([e for e in from_disk.events if isinstance(e, UserUttered)]) == 6
+
+
+@pytest.mark.asyncio
+async def test_a_new_session_is_read_back_as_the_database_has_it(tmp_path):
+    tracker_store = store(tmp_path / "t.db")
+    tracker = await new_conversation(tracker_store, "shopper")
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), *user_turn("新的问题")]:
+        tracker.update(event)
+    await tracker_store.save(tracker)
+
+    again = await tracker_store.retrieve("shopper")
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["新的问题"]
+
+
+@pytest.mark.asyncio
+async def test_unknown_conversation_is_none(tmp_path):
+    assert await store(tmp_path / "t.db").retrieve("nobody") is None

@@ -1,0 +1,121 @@
+"""bot/facts.py and the rule that every fact in a response comes from facts.yml."""
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import pytest
+import yaml
+
+from bot.facts import response_placeholders
+
+DOMAIN_FILE = Path("/work/main/domain.yml")
+
+
+@pytest.fixture(scope="module")
+def placeholders():
+    return response_placeholders()
+
+
+@pytest.fixture(scope="module")
+def domain():
+    with DOMAIN_FILE.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def response_texts(domain) -> Iterator[Tuple[str, str]]:
+    """(response name, text) for every variation of every response, buttons included."""
+    for name, variations in domain["responses"].items():
+        for variation in variations:
+            if variation.get("text"):
+                yield name, variation["text"]
+            for button in variation.get("buttons", []):
+                yield name, button["title"]
+
+
+def placeholder_names(text: str):
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+# --- the facts themselves --------------------------------------------------
+
+def test_shopper_hotline(placeholders):
+    assert placeholders["hotline"] == "400-8822-528"
+
+
+def test_merchant_hotline(placeholders):
+    assert placeholders["merchant_hotline"] == "021-5339-5288"
+
+
+def test_service_hours_read_as_seven_to_eleven(placeholders):
+    assert placeholders["service_hours"] == "7:00-23:00"
+    assert placeholders["open_time"] == "7:00"
+
+
+def test_peak_hours_list_both_weekday_peaks(placeholders):
+    assert "10:00-12:00" in placeholders["peak_hours"]
+    assert "14:00-17:00" in placeholders["peak_hours"]
+
+
+def test_refund_and_dispute_times(placeholders):
+    assert placeholders["refund_time"] == "1-3个工作日"
+    assert placeholders["dispute_time"] == "3-7个工作日"
+
+
+def test_emergency_numbers(placeholders):
+    assert placeholders["police"] == "110"
+    assert placeholders["anti_fraud_hotline"] == "96110"
+
+
+def test_every_placeholder_value_is_non_empty_text(placeholders):
+    for key, value in placeholders.items():
+        assert isinstance(value, str) and value.strip(), key
+
+
+# --- facts live in one place ----------------------------------------------
+
+def test_domain_has_responses(domain):
+    assert len(list(response_texts(domain))) > 10
+
+
+def test_every_placeholder_in_a_response_is_a_fact_or_a_slot(domain, placeholders):
+    known = set(placeholders) | set(domain.get("slots", {}))
+    unknown = {
+        (name, field)
+        for name, text in response_texts(domain)
+        for field in placeholder_names(text)
+        if field not in known
+    }
+    assert unknown == set()
+
+
+LITERAL_FACTS = {
+    "phone number": re.compile(r"\d{3,4}-\d{4}-\d{3,4}|\b1[3-9]\d{9}\b|\d{3}-\d{3}-\d{4}"),
+    "clock time": re.compile(r"\d{1,2}:\d{2}"),
+    "working days": re.compile(r"\d\s*个工作日"),
+    "hours": re.compile(r"\d+\s*(?:点|小时)"),
+    "minutes": re.compile(r"\d+\s*分钟"),
+    "number range": re.compile(r"\d+\s*[-~～至到]\s*\d+"),
+    "percentage": re.compile(r"\d+\s*%"),
+    "long number": re.compile(r"\d{3,}"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LITERAL_FACTS))
+def test_no_response_writes_a_fact_directly(domain, kind):
+    pattern = LITERAL_FACTS[kind]
+    # Check the text outside placeholders: "{hotline}" is fine, "400-8822-528" is not.
+    offenders = [
+        (name, found.group())
+        for name, text in response_texts(domain)
+        for found in pattern.finditer(re.sub(r"\{[^{}]*\}", "", text))
+    ]
+    assert offenders == []
+
+
+def test_facts_reach_the_responses_through_placeholders(domain):
+    used = {field for _, text in response_texts(domain) for field in placeholder_names(text)}
+    for fact in ("hotline", "merchant_hotline", "service_hours", "peak_hours", "refund_time", "dispute_time"):
+        assert fact in used

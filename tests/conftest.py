@@ -1,0 +1,55 @@
+"""Shared fixtures: the trained model, a running bot, an in-process agent."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "triage.tar.gz"
+SHANGHAI_DAYTIME = "2026-11-25T10:30:00+08:00"
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` (make test does it first)")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def bot_servers(trained_model, tmp_path_factory):
+    """The action server and Rasa server on private ports, clock pinned to daytime."""
+    from bot.launcher import BotServers
+
+    scratch = tmp_path_factory.mktemp("bot")
+    servers = BotServers(
+        model=trained_model,
+        rasa_port=int(os.environ.get("TEST_RASA_PORT", 5205)),
+        actions_port=int(os.environ.get("TEST_ACTIONS_PORT", 5255)),
+        tracker_db=scratch / "tracker.db",
+        log_dir=scratch / "logs",
+        extra_env={"BOT_NOW": SHANGHAI_DAYTIME},
+    )
+    servers.start()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def agent(trained_model, bot_servers):
+    """The trained bot in this process (its clock can be frozen), using the test action server."""
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    return Agent.load(
+        str(trained_model),
+        action_endpoint=EndpointConfig(f"http://127.0.0.1:{bot_servers.actions_port}/webhook"),
+        generator=EndpointConfig(type="bot.nlg.ServiceNaturalLanguageGenerator"),
+    )
+
+
+def shanghai(text: str) -> datetime:
+    return datetime.fromisoformat(text)
