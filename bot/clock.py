@@ -23,7 +23,9 @@ def service_timezone() -> ZoneInfo:
 def _system_clock() -> datetime:
     pinned = os.environ.get("BOT_NOW")
     if pinned:
-        return datetime.fromisoformat(pinned)
+        # Python 3.10 does not read a trailing "Z"; a time without an offset
+        # means the service's local time, whatever the machine's zone.
+        return datetime.fromisoformat(pinned.strip().replace("Z", "+00:00"))
     return datetime.now(service_timezone())
 
 
@@ -32,7 +34,14 @@ _clock: Clock = _system_clock
 
 def now() -> datetime:
     """The current time in the service's time zone."""
-    return _clock().astimezone(service_timezone())
+    return in_service_zone(_clock())
+
+
+def in_service_zone(moment: datetime) -> datetime:
+    """``moment`` in the service's zone; a naive time is taken as service time."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=service_timezone())
+    return moment.astimezone(service_timezone())
 
 
 @contextlib.contextmanager
@@ -49,7 +58,7 @@ def frozen_at(moment: datetime) -> Iterator[None]:
 
 def is_service_open(at: Optional[datetime] = None) -> bool:
     """Whether human agents are on duty (07:00-23:00 every day)."""
-    moment = (at or now()).astimezone(service_timezone())
+    moment = in_service_zone(at) if at else now()
     hours = load_facts()["service_hours"]
     opens = time.fromisoformat(hours["open"])
     closes = time.fromisoformat(hours["close"])

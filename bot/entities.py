@@ -56,7 +56,10 @@ class RuleEntityMatcher:
     ) -> None:
         _load_jieba_dictionary(dictionary_dir)
         self._nlp = _blank_chinese_pipeline()
-        ruler = self._nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+        # LOWER: "Zoom", "zoom" and "ZOOM" are the same signal.
+        ruler = self._nlp.add_pipe(
+            "entity_ruler", config={"overwrite_ents": True, "phrase_matcher_attr": "LOWER"}
+        )
         ruler.add_patterns(list(_phrase_patterns(patterns.get("phrases", {}))))
         self._regex_rules = [
             _RegexRule(rule["label"], re.compile(rule["pattern"], re.IGNORECASE))
@@ -86,6 +89,8 @@ class RuleEntityMatcher:
 def _canonical_value(label: str, raw: str) -> str:
     if label in {"phone_number", "tracking_number"}:
         return _DIGIT_SEPARATORS.sub("", raw).upper()
+    if label == "amount":
+        return raw.replace(",", "").replace(" ", "")
     return raw
 
 

@@ -38,11 +38,21 @@ def to_half_width(text: str) -> str:
 
 
 def strip_invisible(text: str) -> str:
-    """Control, format (bidi, zero-width) and unassigned characters become spaces."""
-    return "".join(
-        " " if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} else char
-        for char in text
-    )
+    """Format characters (bidi, zero-width) go; control and unassigned ones become spaces.
+
+    Zero-width characters sit inside words (订\u200b单), so they are removed
+    rather than turned into a space that would split the word.
+    """
+    return "".join(_visible(char) for char in text)
+
+
+def _visible(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return ""
+    if category in {"Cc", "Cs", "Co", "Cn"}:
+        return " "
+    return char
 
 
 def to_simplified(text: str) -> str:

@@ -23,7 +23,7 @@ DOMAIN = Domain.from_dict({
 })
 
 
-def conversation(seed: int, turns: int, loops: bool = False):
+def conversation(seed: int, turns: int, loops: bool = False, reverts: bool = False):
     generator = random.Random(seed)
     events = [ActionExecuted("action_listen")]
     for _ in range(turns):
@@ -35,7 +35,7 @@ def conversation(seed: int, turns: int, loops: bool = False):
             events.append(SlotSet("order_known", generator.random() < 0.5))
         if loops and generator.random() < 0.1:
             events += [ActionExecuted("refund_form"), ActiveLoop(generator.choice(["refund_form", None]))]
-        if generator.random() < 0.05:
+        if reverts and generator.random() < 0.05:
             events.append(UserUtteranceReverted())
         events += [ActionExecuted(f"utter_{'refund' if intent == 'refund' else 'logistics'}"),
                    ActionExecuted("action_listen")]
@@ -46,10 +46,18 @@ def conversation(seed: int, turns: int, loops: bool = False):
 def test_recent_window_has_the_same_last_states_as_the_whole_conversation(seed):
     tracker = conversation(seed, turns=80)
     recent = recent_tracker(tracker, DOMAIN, recent_actions=12)
-    assert len(recent.events) < len(tracker.events)
+    assert len(recent.events) < 60 < len(tracker.events)
     assert recent.past_states(DOMAIN)[-8:] == tracker.past_states(DOMAIN)[-8:]
     assert recent.current_slot_values() == tracker.current_slot_values()
     assert recent.active_loop_name == tracker.active_loop_name
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_with_reverted_messages_the_last_states_still_match(seed):
+    tracker = conversation(seed, turns=80, reverts=True)
+    recent = recent_tracker(tracker, DOMAIN, recent_actions=12)
+    assert recent.past_states(DOMAIN)[-8:] == tracker.past_states(DOMAIN)[-8:]
+    assert recent.current_slot_values() == tracker.current_slot_values()
 
 
 @pytest.mark.parametrize("seed", range(10))
