@@ -47,7 +47,7 @@ pytest: train
 
 story-test: train
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
-		--endpoints endpoints.yml --out results/stories --fail-on-prediction-errors
+		--out results/stories --fail-on-prediction-errors
 
 eval: train
 	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu --min-accuracy 0.93 --min-oos-caught 0.85
