@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,11 +57,17 @@ class BotServers:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def start(self, timeout: float = 180.0) -> "BotServers":
-        # The action server only ever talks to the Rasa server: loopback only.
-        self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
-        self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
-        self._spawn("rasa", self._rasa_command())
-        self._wait_until_up(f"{self.url}/", timeout)
+        for port in (self.actions_port, self.rasa_port):
+            _ensure_port_free(port)
+        try:
+            # The action server only ever talks to the Rasa server: loopback only.
+            self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
+            self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
+            self._spawn("rasa", self._rasa_command())
+            self._wait_until_up(f"{self.url}/", timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -141,6 +148,12 @@ class BotServers:
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def _ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"Port {port} is already in use: stop what runs there first.")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the action server and the Rasa server.")
     parser.add_argument("--port", type=int, default=5005)
@@ -159,7 +172,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         host=args.host,
     )
     # Ctrl-C reaches the children through the process group; wait for them.
+    # A plain SIGTERM (a supervisor stopping us) is passed on as Ctrl-C.
     signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: servers.stop())
     servers.start()
     print(f"\nBot ready: REST {servers.url}/webhooks/rest/webhook, socket.io {servers.url}/socket.io. Ctrl-C stops.\n", flush=True)
     return servers.wait()
