@@ -48,6 +48,7 @@ def response_placeholders() -> Dict[str, str]:
         "complaint_path": paths["complaint"],
         "callback": paths["callback"],
         "prepare": facts["prepare"],
+        "rating": facts["rating"],
         "police": facts["emergency"]["police"],
         "anti_fraud_hotline": facts["emergency"]["anti_fraud"],
     }
