@@ -63,3 +63,16 @@ def is_service_open(at: Optional[datetime] = None) -> bool:
     opens = time.fromisoformat(hours["open"])
     closes = time.fromisoformat(hours["close"])
     return opens <= moment.time() < closes
+
+
+def reopens_today(at: Optional[datetime] = None) -> bool:
+    """Off hours after midnight: agents are back later today, not tomorrow."""
+    moment = in_service_zone(at) if at else now()
+    opens = time.fromisoformat(load_facts()["service_hours"]["open"])
+    return moment.time() < opens
+
+
+def reopen_day(at: Optional[datetime] = None) -> str:
+    """"今早" or "明早": the wording for when agents are back (facts.yml)."""
+    words = load_facts()["service_hours"]["reopen_day"]
+    return words["today"] if reopens_today(at) else words["tomorrow"]

@@ -61,10 +61,7 @@ class RuleEntityMatcher:
             "entity_ruler", config={"overwrite_ents": True, "phrase_matcher_attr": "LOWER"}
         )
         ruler.add_patterns(list(_phrase_patterns(patterns.get("phrases", {}))))
-        self._regex_rules = [
-            _RegexRule(rule["label"], re.compile(rule["pattern"], re.IGNORECASE))
-            for rule in patterns.get("regex", [])
-        ]
+        self._regex_rules = _compile_regex_rules(patterns)
 
     def extract(self, text: str) -> List[EntityMatch]:
         if not text or not text.strip():
@@ -78,12 +75,38 @@ class RuleEntityMatcher:
         return _without_overlaps(matches)
 
     def _regex_matches(self, text: str) -> Iterable[EntityMatch]:
-        for rule in self._regex_rules:
-            for found in rule.pattern.finditer(text):
-                group = "value" if "value" in rule.pattern.groupindex else 0
-                start, end = found.span(group)
-                raw = found.group(group)
-                yield EntityMatch(rule.label, _canonical_value(rule.label, raw), start, end, raw)
+        return _regex_matches(self._regex_rules, text)
+
+
+def _compile_regex_rules(patterns: Dict[str, Any]) -> List[_RegexRule]:
+    return [
+        _RegexRule(rule["label"], re.compile(rule["pattern"], re.IGNORECASE))
+        for rule in patterns.get("regex", [])
+    ]
+
+
+def _regex_matches(rules: Iterable[_RegexRule], text: str) -> Iterable[EntityMatch]:
+    for rule in rules:
+        for found in rule.pattern.finditer(text):
+            group = "value" if "value" in rule.pattern.groupindex else 0
+            start, end = found.span(group)
+            raw = found.group(group)
+            yield EntityMatch(rule.label, _canonical_value(rule.label, raw), start, end, raw)
+
+
+def number_entities(text: str, labels: Iterable[str]) -> List[EntityMatch]:
+    """The regex entities (orders, parcels, phones, amounts) with ``labels``.
+
+    Needs no spaCy pipeline, so the action server reads numbers cheaply.
+    """
+    wanted = set(labels)
+    rules = [rule for rule in _project_regex_rules() if rule.label in wanted]
+    return _without_overlaps(list(_regex_matches(rules, text or "")))
+
+
+@functools.lru_cache(maxsize=None)
+def _project_regex_rules() -> List[_RegexRule]:
+    return _compile_regex_rules(load_patterns())
 
 
 def _canonical_value(label: str, raw: str) -> str:

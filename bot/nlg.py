@@ -42,9 +42,14 @@ class ServiceNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
 
 
 def response_values(slot_values: Dict[Text, Any]) -> Dict[Text, Any]:
-    """Facts, then the conversation's slots, then the live service-hours flag."""
+    """Facts, then the conversation's slots, then what the clock says now."""
     return {
         **response_placeholders(),
         **slot_values,
-        SERVICE_OPEN_SLOT: clock.is_service_open(),
+        **clock_values(),
     }
+
+
+def clock_values() -> Dict[Text, Any]:
+    """The live service-hours flag and when agents are back."""
+    return {SERVICE_OPEN_SLOT: clock.is_service_open(), "reopen_day": clock.reopen_day()}

@@ -7,16 +7,24 @@ tracker of the last ``recent_actions`` actions instead, started from the
 slot values and active loop the conversation had at that point, so what
 they compare is the same and the cost no longer grows with the conversation.
 tests/bot/test_policies.py checks the window's states against the full history.
+
+HandoffPolicy keeps the bot quiet while a person has the conversation.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.policies.memoization import MemoizationPolicy
-from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import (
+    ACTION_LISTEN_NAME,
+    USER_INTENT_BACK,
+    USER_INTENT_RESTART,
+    USER_INTENT_SESSION_START,
+)
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -34,6 +42,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 DEFAULT_RECENT_ACTIONS = 12
 _RESETS = (Restarted, SessionStarted, AllSlotsReset)
 _REVERTS = (UserUtteranceReverted, ActionReverted)
+# /restart, /back and /session_start keep Rasa's own handling during a handoff.
+_RASA_CONTROL_INTENTS = {USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_START}
 
 
 def recent_tracker(
@@ -181,3 +191,61 @@ class RecentTurnsMemoizationPolicy(_RecentTurnsMixin, MemoizationPolicy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {**MemoizationPolicy.get_default_config(), "recent_actions": DEFAULT_RECENT_ACTIONS}
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class HandoffPolicy(Policy):
+    """While a handoff is open, relay the user's messages to it instead of answering.
+
+    The bot is paused as long as the ``paused_slot`` holds a ticket number: every
+    message goes to ``relay_action`` (it lands in the ticket for the agent) until
+    the user asks for the bot back (``resume_intent``) or an agent clears the slot.
+    Above the rule policy, so neither rules nor a form reply in between.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "priority": 7,
+            "paused_slot": "handoff_ticket",
+            "relay_action": "action_relay_to_agent",
+            "resume_intent": "resume_bot",
+            "resume_action": "action_resume_bot",
+        }
+
+    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
+        # Nothing to learn; the empty resource lets Rasa load the policy.
+        with self._model_storage.write_to(self._resource):
+            pass
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        action = self._handoff_action(tracker)
+        if action is None or action not in domain.action_names_or_texts:
+            return self._prediction(self._default_predictions(domain))
+        probabilities = self._default_predictions(domain)
+        probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    def _handoff_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+        latest_action = tracker.latest_action_name
+        # After relaying or handing back, wait for the user (the slot is
+        # already clear after a hand-back).
+        if latest_action in (self.config["relay_action"], self.config["resume_action"]):
+            return ACTION_LISTEN_NAME
+        if latest_action != ACTION_LISTEN_NAME or not tracker.get_slot(self.config["paused_slot"]):
+            return None
+        intent = tracker.latest_message.intent.get("name") if tracker.latest_message else None
+        if intent in _RASA_CONTROL_INTENTS:
+            return None
+        if intent == self.config["resume_intent"]:
+            return self.config["resume_action"]
+        return self.config["relay_action"]

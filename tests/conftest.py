@@ -25,14 +25,16 @@ def bot_servers(trained_model, tmp_path_factory):
     from bot.launcher import BotServers
 
     scratch = tmp_path_factory.mktemp("bot")
+    service_db = f"sqlite:///{scratch / 'service.db'}"
     servers = BotServers(
         model=trained_model,
         rasa_port=int(os.environ.get("TEST_RASA_PORT", 5205)),
         actions_port=int(os.environ.get("TEST_ACTIONS_PORT", 5255)),
         tracker_db=scratch / "tracker.db",
         log_dir=scratch / "logs",
-        extra_env={"BOT_NOW": SHANGHAI_DAYTIME},
+        extra_env={"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db},
     )
+    servers.service_db_url = service_db
     servers.start()
     yield servers
     servers.stop()
@@ -53,3 +55,12 @@ def agent(trained_model, bot_servers):
 
 def shanghai(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+@pytest.fixture(scope="session")
+def ticket_store(bot_servers):
+    """The test bot's tickets and ratings, read back from its database."""
+    from bot.stores.database import create_engine_for
+    from bot.stores.tickets import TicketStore
+
+    return TicketStore(create_engine_for(bot_servers.service_db_url))

@@ -1,18 +1,15 @@
 """Whole conversations with the trained bot, as a shopper has them."""
 from __future__ import annotations
 
-import itertools
 import json
 import urllib.request
+import uuid
 from typing import Dict, List
 
 import pytest
 
 from bot.clock import frozen_at
 from tests.conftest import shanghai
-
-_senders = itertools.count()
-
 
 def say(servers, text: str, sender: str) -> List[Dict]:
     request = urllib.request.Request(
@@ -29,7 +26,8 @@ def texts(replies: List[Dict]) -> str:
 
 
 def new_sender() -> str:
-    return f"shopper-{next(_senders)}"
+    # Unique across test modules and runs: each test is a new shopper.
+    return f"shopper-{uuid.uuid4().hex[:12]}"
 
 
 def test_hotline_question_gets_both_numbers_and_hours(bot_servers):
@@ -40,8 +38,8 @@ def test_hotline_question_gets_both_numbers_and_hours(bot_servers):
 
 
 def test_traditional_characters_and_full_width_digits_are_understood(bot_servers):
-    answer = texts(say(bot_servers, "我的訂單１２３４５６還沒發貨 物流一直不更新", new_sender()))
-    assert "我的订单" in answer and "联系客服" in answer
+    answer = texts(say(bot_servers, "我的訂單２６１１２２－４８２９１３００４４１７２６５ 物流到哪了", new_sender()))
+    assert "订单 261122-482913004417265（南极人 纯棉四件套 1.8m床 灰色）：运输中" in answer
 
 
 def test_suspicious_call_gets_the_anti_fraud_rules(bot_servers):
@@ -76,7 +74,7 @@ def test_unclear_message_then_picking_a_topic_answers_that_topic(bot_servers):
     refund = next(button for button in buttons if button["payload"] == "/refund") if any(
         button["payload"] == "/refund" for button in buttons) else {"payload": "/refund"}
     answer = texts(say(bot_servers, refund["payload"], sender))
-    assert "退款" in answer and "1-3个工作日" in answer
+    assert "查退款" in answer and "订单编号" in answer
 
 
 def test_two_unclear_messages_in_a_row_escalate(bot_servers):
@@ -96,7 +94,9 @@ def test_small_talk_yes_is_acknowledged_not_escalated(bot_servers):
 async def test_asking_for_a_human_at_night_says_agents_are_off_and_offers_a_message(agent):
     with frozen_at(shanghai("2026-11-25T02:30:00+08:00")):
         replies = await agent.handle_text("我要人工客服", sender_id=new_sender())
-    answer = texts(replies)
+    # The first answer comes from the Rasa server's clock; the ticket after it
+    # from the test action server, which runs in the daytime.
+    answer = replies[0]["text"]
     assert "下班" in answer and "留言" in answer
     assert "7:00" in answer and "400-8822-528" in answer
     assert "排队回拨" not in answer

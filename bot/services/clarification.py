@@ -45,3 +45,8 @@ def clarification_buttons(intent_ranking: Iterable[Dict[str, Any]]) -> List[Dict
     ]
     buttons.append({"title": _topics_file()["none_of_these"], "payload": NONE_OF_THESE_PAYLOAD})
     return buttons
+
+
+def topic_label(intent: str) -> str:
+    """The user-facing name of a topic ("退款/退货" for refund); the intent itself if it has none."""
+    return _topics_file()["topics"].get(intent, intent)

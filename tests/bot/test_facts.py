@@ -11,7 +11,18 @@ import yaml
 
 from bot.facts import response_placeholders
 
-DOMAIN_FILE = Path("/work/main/domain.yml")
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN_FILE = ROOT / "domain.yml"
+REPLIES_FILE = ROOT / "bot" / "knowledge" / "replies.yml"
+# Filled in by the actions from the order, ticket or check at hand, or by the
+# clock (bot.nlg.clock_values): never facts.
+ACTION_VALUES = {
+    "order_id", "order_item", "order_amount", "order_status", "refund_state", "refund_amount",
+    "carrier", "tracking_number", "tracking_events", "order_reference", "ticket_number",
+    "ticket_kind", "ticket_priority", "ticket_status", "ticket_created", "ticket_summary",
+    "ticket_number_example", "ticket_list", "stale_hours", "risk_level", "fraud_signals",
+    "phone_numbers", "masked_phone", "reopen_day",
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +36,26 @@ def domain():
         return yaml.safe_load(handle)
 
 
-def response_texts(domain) -> Iterator[Tuple[str, str]]:
-    """(response name, text) for every variation of every response, buttons included."""
+@pytest.fixture(scope="module")
+def replies():
+    with REPLIES_FILE.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def response_texts(domain, replies=None) -> Iterator[Tuple[str, str]]:
+    """(name, text) for every variation of every response and reply, buttons included."""
     for name, variations in domain["responses"].items():
         for variation in variations:
-            if variation.get("text"):
-                yield name, variation["text"]
-            for button in variation.get("buttons", []):
-                yield name, button["title"]
+            yield from _texts(name, variation)
+    for name, entry in (replies or {}).items():
+        yield from _texts(name, entry if isinstance(entry, dict) else {"text": entry})
+
+
+def _texts(name, variation) -> Iterator[Tuple[str, str]]:
+    if variation.get("text"):
+        yield name, variation["text"]
+    for button in variation.get("buttons", []):
+        yield name, button["title"]
 
 
 def placeholder_names(text: str):
@@ -80,11 +103,11 @@ def test_domain_has_responses(domain):
     assert len(list(response_texts(domain))) > 10
 
 
-def test_every_placeholder_in_a_response_is_a_fact_or_a_slot(domain, placeholders):
-    known = set(placeholders) | set(domain.get("slots", {}))
+def test_every_placeholder_in_a_response_is_a_fact_a_slot_or_an_action_value(domain, replies, placeholders):
+    known = set(placeholders) | set(domain.get("slots", {})) | ACTION_VALUES
     unknown = {
         (name, field)
-        for name, text in response_texts(domain)
+        for name, text in response_texts(domain, replies)
         for field in placeholder_names(text)
         if field not in known
     }
@@ -104,18 +127,34 @@ LITERAL_FACTS = {
 
 
 @pytest.mark.parametrize("kind", sorted(LITERAL_FACTS))
-def test_no_response_writes_a_fact_directly(domain, kind):
+def test_no_response_writes_a_fact_directly(domain, replies, kind):
     pattern = LITERAL_FACTS[kind]
     # Check the text outside placeholders: "{hotline}" is fine, "400-8822-528" is not.
     offenders = [
         (name, found.group())
-        for name, text in response_texts(domain)
+        for name, text in response_texts(domain, replies)
         for found in pattern.finditer(re.sub(r"\{[^{}]*\}", "", text))
     ]
     assert offenders == []
 
 
-def test_facts_reach_the_responses_through_placeholders(domain):
-    used = {field for _, text in response_texts(domain) for field in placeholder_names(text)}
+def test_facts_reach_the_responses_through_placeholders(domain, replies):
+    used = {field for _, text in response_texts(domain, replies) for field in placeholder_names(text)}
     for fact in ("hotline", "merchant_hotline", "service_hours", "peak_hours", "refund_time", "dispute_time"):
         assert fact in used
+
+
+ASKS_FOR_A_SECRET = re.compile(
+    r"(?:请|麻烦|需要|把)[^。！？\n]{0,8}(?:提供|告诉|发送|发给|输入|报)[^。！？\n]{0,6}(?:验证码|密码|CVV|安全码)"
+    r"|(?:请|麻烦)[^。！？\n]{0,4}把[^。！？\n]{0,6}(?:验证码|密码|CVV|安全码)[^。！？\n]{0,4}(?:告诉|发|提供|报)"
+)
+
+
+@pytest.mark.parametrize("request_text", ["请提供您收到的验证码", "麻烦把银行卡密码告诉我", "需要您输入支付密码"])
+def test_the_secret_request_check_recognises_a_request(request_text):
+    assert ASKS_FOR_A_SECRET.search(request_text)
+
+
+def test_the_bot_never_asks_for_a_code_or_password(domain, replies):
+    offenders = [(name, text) for name, text in response_texts(domain, replies) if ASKS_FOR_A_SECRET.search(text)]
+    assert offenders == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.clock import frozen_at
 from bot.nlg import ServiceNaturalLanguageGenerator
 
-DOMAIN_FILE = "/work/main/domain.yml"
+DOMAIN_FILE = str(Path(__file__).resolve().parents[2] / "domain.yml")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYTIME = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
 NIGHT = datetime(2026, 11, 25, 2, 0, tzinfo=SHANGHAI)
@@ -114,11 +115,17 @@ async def test_hotline_answer_quotes_both_numbers_and_hours(generator, tracker):
 
 
 @pytest.mark.asyncio
-async def test_refund_answer_quotes_the_processing_times(generator, tracker):
-    text = await say(generator, tracker, "utter_refund", DAYTIME)
+async def test_off_hours_after_midnight_says_agents_are_back_this_morning(generator, tracker):
+    text = await say(generator, tracker, "utter_escalate", NIGHT)
 
-    assert "1-3个工作日" in text
-    assert "3-7个工作日" in text
+    assert "今早 7:00 后拨打" in text
+
+
+@pytest.mark.asyncio
+async def test_off_hours_before_midnight_says_tomorrow_morning(generator, tracker):
+    text = await say(generator, tracker, "utter_escalate", datetime(2026, 11, 25, 23, 30, tzinfo=SHANGHAI))
+
+    assert "明早 7:00 后拨打" in text
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,19 @@
+"""The stores the actions use, created once per process from the environment."""
+from __future__ import annotations
+
+import functools
+
+from bot.stores.database import shared_engine
+from bot.stores.orders import OrderStore, load_order_store
+from bot.stores.tickets import TicketStore
+
+
+@functools.lru_cache(maxsize=None)
+def tickets() -> TicketStore:
+    """Tickets and ratings in the service database (``DATABASE_URL``, default SQLite)."""
+    return TicketStore(shared_engine())
+
+
+def orders() -> OrderStore:
+    """The order system (``ORDER_STORE``, default the demo orders)."""
+    return load_order_store()

@@ -1,0 +1,83 @@
+"""Scoring a suspicious contact the user describes.
+
+The signals are the spaCy fraud_signal entities (bot/knowledge/entity_patterns.yml)
+and the phone numbers mentioned. An official number is never proof: callers
+can spoof it, so it is pointed out, not trusted.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, List, Tuple
+
+from bot.facts import load_facts
+from bot.services.rules import case_rules
+
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+
+
+@dataclass(frozen=True)
+class FraudAssessment:
+    level: str
+    signals: Tuple[str, ...]
+    official_numbers: Tuple[str, ...]
+    other_numbers: Tuple[str, ...]
+    money_lost: bool
+
+    @property
+    def label(self) -> str:
+        return case_rules()["fraud"]["level_labels"][self.level]
+
+
+def assess(signals: Iterable[str], phone_numbers: Iterable[str], text: str) -> FraudAssessment:
+    """Risk level from the signals' weights; numbers sorted into official and other."""
+    found = _unique(signals)
+    official, other = _split_numbers(phone_numbers)
+    return FraudAssessment(
+        level=_level(found),
+        signals=tuple(found),
+        official_numbers=tuple(official),
+        other_numbers=tuple(other),
+        money_lost=_mentions_money_lost(text),
+    )
+
+
+def is_too_vague(text: str, signals: Iterable[str], phone_numbers: Iterable[str]) -> bool:
+    """Nothing to judge yet: no signal, no number, and only a few words."""
+    if list(signals) or list(phone_numbers):
+        return False
+    return len(re.sub(r"\W", "", text or "")) < case_rules()["fraud"]["min_story_chars"]
+
+
+def _level(signals: List[str]) -> str:
+    rules = case_rules()["fraud"]
+    weights = [rules["weights"].get(signal, 1) for signal in signals]
+    if any(weight >= rules["levels"]["high"] for weight in weights) or sum(weights) >= rules["levels"]["high"]:
+        return HIGH
+    if sum(weights) >= rules["levels"]["medium"]:
+        return MEDIUM
+    return LOW
+
+
+def _split_numbers(numbers: Iterable[str]) -> Tuple[List[str], List[str]]:
+    official_digits = {_digits(number) for number in load_facts()["hotlines"].values()}
+    official, other = [], []
+    for number in _unique(numbers):
+        (official if _digits(number) in official_digits else other).append(number)
+    return official, other
+
+
+def _mentions_money_lost(text: str) -> bool:
+    return any(phrase in (text or "") for phrase in case_rules()["fraud"]["money_lost_phrases"])
+
+
+def _digits(number: str) -> str:
+    return re.sub(r"\D", "", number)
+
+
+def _unique(values: Iterable[str]) -> List[str]:
+    seen: List[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return seen

@@ -1,0 +1,48 @@
+"""What a parcel's tracking says, and when it needs a person."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, List, Optional
+
+from bot import clock
+from bot.services.rules import case_rules
+from bot.stores.orders import Order
+
+STALE = "stale"
+NOT_RECEIVED = "not_received"
+_ON_THE_WAY = {"shipped", "in_transit"}
+
+
+def status_label(status: str) -> str:
+    return case_rules()["logistics"]["status_labels"].get(status, status)
+
+
+def parcel_problem(order: Order, user_texts: Iterable[str], now: datetime) -> Optional[str]:
+    """STALE: on its way with no update for too long; NOT_RECEIVED: signed but the user says no."""
+    rules = case_rules()["logistics"]
+    if order.status in _ON_THE_WAY:
+        hours = order.hours_since_last_update(now)
+        if hours is not None and hours > rules["stale_after_hours"]:
+            return STALE
+    if order.status == "delivered" and _says_not_received(user_texts):
+        return NOT_RECEIVED
+    return None
+
+
+def latest_events_text(order: Order) -> str:
+    """The newest tracking events, one per line, Shanghai time."""
+    shown = case_rules()["logistics"]["events_shown"]
+    lines: List[str] = [
+        f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}"
+        for event in order.events[:shown]
+    ]
+    return "\n".join(lines)
+
+
+def stale_after_hours() -> int:
+    return int(case_rules()["logistics"]["stale_after_hours"])
+
+
+def _says_not_received(texts: Iterable[str]) -> bool:
+    phrases = case_rules()["logistics"]["not_received_phrases"]
+    return any(phrase in text for text in texts for phrase in phrases)

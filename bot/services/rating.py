@@ -1,0 +1,27 @@
+"""The one rating question after a case, and reading the answer."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from bot.services.rules import case_rules
+
+_CHINESE_SCORES = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+
+
+def parse_score(value: Optional[object]) -> Optional[int]:
+    """1-5 from a button value or text such as "5", "4分", "五星"; None otherwise."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    found = re.search(r"(?<![0-9.])([1-5])(?:\.0)?(?![0-9.])", text) or re.search(
+        r"([一二两三四五])\s*(?:分|星|颗星)", text
+    )
+    if not found:
+        return None
+    token = found.group(1)
+    return int(token) if token.isdigit() else _CHINESE_SCORES[token]
+
+
+def is_low(score: int) -> bool:
+    return score <= case_rules()["rating"]["low_score"]
