@@ -14,14 +14,33 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run test validate pytest story-test eval bench lock clean
+.PHONY: help install train run test validate pytest story-test eval bench lock clean browser
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
 	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
 	@echo "make train | eval | bench | install | lock | clean"
 
-install: $(VENV)/.installed
+WEB_DEPS := bot/web/node_modules/.package-lock.json
+CHROMIUM ?= /usr/bin/chromium
+
+install: $(VENV)/.installed $(WEB_DEPS)
+
+# The widget's socket.io browser client, from the npm registry (pinned by
+# package-lock.json) and served by our own web server: no CDN at run time.
+$(WEB_DEPS): bot/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (the web widget needs socket.io-client)"; exit 1; }
+	cd bot/web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser tests drive Debian's Chromium (never a downloaded browser),
+# with a Chinese font so pages and screenshots show characters, not boxes.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CJK_FONT) ]; then \
+		echo "Installing Debian's chromium and fonts-wqy-microhei for the browser tests"; \
+		apt-get install -y -q chromium fonts-wqy-microhei >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }; fi
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON_310)" || { echo "Python 3.10 not found (looked in pyenv versions)"; exit 1; }
@@ -42,7 +61,7 @@ run: train
 validate: install
 	$(RASA) data validate --fail-on-warnings
 
-pytest: train
+pytest: train browser
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 story-test: train

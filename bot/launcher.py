@@ -22,6 +22,17 @@ from typing import Dict, List, Optional
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# Defaults for the servers' environment (the caller's environment wins).
+# credentials.yml reads the WECHAT_ ones; Rasa refuses an unset ${VAR}, and
+# an empty WECHAT_TOKEN keeps the WeChat channel refusing every request.
+CHANNEL_ENV_DEFAULTS = {
+    "WECHAT_TOKEN": "",
+    "WECHAT_APP_ID": "",
+    "WECHAT_APP_SECRET": "",
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    # Bodies over 1 MB get a 413 before Sanic reads them.
+    "SANIC_REQUEST_MAX_SIZE": "1048576",
+}
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -39,15 +50,20 @@ class BotServers:
         extra_env: Optional[Dict[str, str]] = None,
         log_dir: Optional[Path] = None,
         host: str = "127.0.0.1",
+        web_port: Optional[int] = None,
     ) -> None:
         self.model = model
         self.rasa_port = rasa_port
         self.actions_port = actions_port
         self.auth_token = auth_token
         self.host = host
+        self.web_port = web_port
         self._endpoints = endpoints
         self._tracker_db = tracker_db
-        self._env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
+        self._env = {
+            **CHANNEL_ENV_DEFAULTS, **os.environ,
+            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {}),
+        }
         self._log_dir = log_dir
         self._processes: List[subprocess.Popen] = []
         self._workdir = tempfile.TemporaryDirectory(prefix="triage-bot-")
@@ -56,15 +72,23 @@ class BotServers:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
     def start(self, timeout: float = 180.0) -> "BotServers":
-        for port in (self.actions_port, self.rasa_port):
-            _ensure_port_free(port)
+        for port in (self.actions_port, self.rasa_port, self.web_port):
+            if port:
+                _ensure_port_free(port)
         try:
             # The action server only ever talks to the Rasa server: loopback only.
             self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
             self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
             self._spawn("rasa", self._rasa_command())
             self._wait_until_up(f"{self.url}/", timeout)
+            if self.web_port:
+                self._spawn("web", self._web_command())
+                self._wait_until_up(f"{self.web_url}/widget.js", timeout)
         except BaseException:
             self.stop()
             raise
@@ -101,6 +125,10 @@ class BotServers:
     def _actions_command(self) -> List[str]:
         return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
                 "--port", str(self.actions_port)]
+
+    def _web_command(self) -> List[str]:
+        return [sys.executable, "-m", "bot.web.server", "--host", self.host,
+                "--port", str(self.web_port), "--rasa-port", str(self.rasa_port)]
 
     def _rasa_command(self) -> List[str]:
         command = [
@@ -158,6 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the action server and the Rasa server.")
     parser.add_argument("--port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)),
+                        help="the page with the chat widget (0: none)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
     parser.add_argument("--host", default=os.environ.get("RASA_HOST", "0.0.0.0"))
     args = parser.parse_args(argv)
@@ -170,13 +200,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         endpoints=ROOT / "endpoints.yml",
         auth_token=os.environ.get("RASA_AUTH_TOKEN") or None,
         host=args.host,
+        web_port=args.web_port or None,
     )
     # Ctrl-C reaches the children through the process group; wait for them.
     # A plain SIGTERM (a supervisor stopping us) is passed on as Ctrl-C.
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: servers.stop())
     servers.start()
-    print(f"\nBot ready: REST {servers.url}/webhooks/rest/webhook, socket.io {servers.url}/socket.io. Ctrl-C stops.\n", flush=True)
+    page = f", chat page http://localhost:{servers.web_port}/" if servers.web_port else ""
+    print(f"\nBot ready: REST {servers.url}/webhooks/rest/webhook, socket.io {servers.url}/socket.io{page}. Ctrl-C stops.\n", flush=True)
     return servers.wait()
 
 

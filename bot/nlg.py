@@ -13,7 +13,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import clock, rasa_fixes  # noqa: F401  (rasa_fixes applies on import)
+from bot import clock, rasa_fixes, resilience  # noqa: F401  (both apply on import)
 from bot.facts import response_placeholders
 
 SERVICE_OPEN_SLOT = "service_open"

@@ -10,6 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "triage.tar.gz"
 SHANGHAI_DAYTIME = "2026-11-25T10:30:00+08:00"
+# The test bot's WeChat channel: its token, and a fake WeChat API
+# (tests/channels/fake_wechat_api.py) on a fixed loopback port.
+WECHAT_API_PORT = int(os.environ.get("TEST_WECHAT_API_PORT", 5290))
+WECHAT_ENV = {
+    "WECHAT_TOKEN": "wechat-test-token",
+    "WECHAT_APP_ID": "wx-test-app",
+    "WECHAT_APP_SECRET": "test-app-secret",
+    "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_API_PORT}",
+}
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +29,17 @@ def trained_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bot_servers(trained_model, tmp_path_factory):
+def wechat_api():
+    """The fake WeChat API the test bot sends its slow answers to."""
+    from tests.channels.fake_wechat_api import FakeWeChatAPI
+
+    with FakeWeChatAPI(port=WECHAT_API_PORT, app_id=WECHAT_ENV["WECHAT_APP_ID"],
+                       app_secret=WECHAT_ENV["WECHAT_APP_SECRET"]) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def bot_servers(trained_model, tmp_path_factory, wechat_api):
     """The action server and Rasa server on private ports, clock pinned to daytime."""
     from bot.launcher import BotServers
 
@@ -30,11 +49,14 @@ def bot_servers(trained_model, tmp_path_factory):
         model=trained_model,
         rasa_port=int(os.environ.get("TEST_RASA_PORT", 5205)),
         actions_port=int(os.environ.get("TEST_ACTIONS_PORT", 5255)),
+        web_port=int(os.environ.get("TEST_WEB_PORT", 5280)),
         tracker_db=scratch / "tracker.db",
         log_dir=scratch / "logs",
-        extra_env={"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db},
+        extra_env={"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db, **WECHAT_ENV},
     )
     servers.service_db_url = service_db
+    servers.wechat_api = wechat_api
+    servers.wechat_token = WECHAT_ENV["WECHAT_TOKEN"]
     servers.start()
     yield servers
     servers.stop()

@@ -16,6 +16,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot import text as text_utils
 
 ORIGINAL_TEXT = "original_text"
+MAX_NLU_CHARS = 2000
 
 
 # Registered as a featurizer so the recipe runs it, in config order, on both
@@ -59,4 +60,6 @@ class TextNormalizer(GraphComponent):
         if not isinstance(raw, str):
             return
         message.set(ORIGINAL_TEXT, raw, add_to_output=False)
-        message.set(TEXT, text_utils.normalize(raw))
+        # The channels already cap what users send (bot/channels/guard.py);
+        # this cap also covers the HTTP API, so no text can stall the NLU.
+        message.set(TEXT, text_utils.normalize(raw[:MAX_NLU_CHARS]))

@@ -21,7 +21,7 @@ ACTION_VALUES = {
     "carrier", "tracking_number", "tracking_events", "order_reference", "ticket_number",
     "ticket_kind", "ticket_priority", "ticket_status", "ticket_created", "ticket_summary",
     "ticket_number_example", "ticket_list", "stale_hours", "risk_level", "fraud_signals",
-    "phone_numbers", "masked_phone", "reopen_day",
+    "phone_numbers", "masked_phone", "reopen_day", "max_chars",
 }
 
 

@@ -1,0 +1,1 @@
+"""Input channels of our own: WeChat Official Account, socket.io with working persistence."""

@@ -1,0 +1,100 @@
+"""What every channel does with a message before Rasa sees it.
+
+One place for all channels (REST, socket.io, WeChat), applied by each of our
+input channels around Rasa's ``on_new_message``:
+
+- invisible, control and bidi characters are removed; an empty message gets a
+  short answer and is not processed;
+- a sender over the rate limit gets a polite "slow down" and is not processed,
+  without slowing anyone else;
+- only the first ``MAX_MESSAGE_CHARS`` characters are read (the user is told):
+  an unbounded message would cost the NLU minutes and gigabytes;
+- secrets (card numbers, codes, passwords, ID numbers, CVV) are masked before
+  the text reaches the NLU, the tracker store, tickets, logs or the event
+  broker, and the user is warned not to share them.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import UserMessage
+
+from bot.security.rate_limit import RateLimiter
+from bot.security.secrets import mask_secrets
+from bot.services.replies import reply
+from bot.text import strip_invisible
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    max_message_chars: int = 500
+    rate_limit_messages: int = 20
+    rate_limit_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> "GuardSettings":
+        return cls(
+            max_message_chars=_env_number("MAX_MESSAGE_CHARS", cls.max_message_chars, int),
+            rate_limit_messages=_env_number("RATE_LIMIT_MESSAGES", cls.rate_limit_messages, int),
+            rate_limit_seconds=_env_number("RATE_LIMIT_SECONDS", cls.rate_limit_seconds, float),
+        )
+
+
+class MessageGuard:
+    def __init__(self, settings: GuardSettings) -> None:
+        self.settings = settings
+        self._limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_seconds)
+
+    def wrap(self, on_new_message: Handler) -> Handler:
+        async def guarded(message: UserMessage) -> Any:
+            return await self.handle(message, on_new_message)
+
+        return guarded
+
+    async def handle(self, message: UserMessage, on_new_message: Handler) -> Any:
+        text = strip_invisible(str(message.text or "")).strip()
+        if not self._limiter.allow(message.sender_id):
+            logger.info("rate limit: message from %s not processed", message.sender_id)
+            return await _tell(message, "guard_slow_down")
+        if not text:
+            return await _tell(message, "guard_empty")
+        if len(text) > self.settings.max_message_chars:
+            text = text[: self.settings.max_message_chars]
+            await _tell(message, "guard_truncated", max_chars=self.settings.max_message_chars)
+        masked = mask_secrets(text)
+        if masked.had_secrets:
+            await _tell(message, "guard_secret")
+        message.text = masked.text
+        return await on_new_message(message)
+
+
+@functools.lru_cache(maxsize=None)
+def shared_guard() -> MessageGuard:
+    """One guard per server process, so the rate limit counts across channels."""
+    return MessageGuard(GuardSettings.from_env())
+
+
+async def _tell(message: UserMessage, reply_name: str, **values: Any) -> None:
+    if message.output_channel is None:
+        return
+    await message.output_channel.send_text_message(message.sender_id, reply(reply_name, **values)["text"])
+
+
+def _env_number(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        logger.warning("%s=%r is not a number; using %s", name, raw, default)
+        return default
+    return value if value > 0 else default

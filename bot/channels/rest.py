@@ -1,0 +1,95 @@
+"""Rasa's REST channel, with the request checked and the message guarded.
+
+Rasa's own channel answers a JSON list, a number as the message or a missing
+sender with a 500 or files the message under the shared "default" sender.
+This one answers such requests with a 400 that says what is wrong, and passes
+every message through bot/channels/guard.py. Same URL and reply format:
+``POST /webhooks/rest/webhook`` with ``{"sender": "...", "message": "..."}``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.guard import shared_guard
+
+MAX_SENDER_CHARS = 128
+
+
+class BadRequest(ValueError):
+    """The request is not a message this channel can take; the text says why."""
+
+
+@dataclass(frozen=True)
+class RestMessage:
+    sender: Text
+    text: Text
+    metadata: Optional[Dict[Text, Any]]
+
+
+def parse_rest_message(body: bytes) -> RestMessage:
+    """The sender, text and metadata of a REST request body, or BadRequest."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not valid UTF-8")
+    except ValueError:
+        raise BadRequest("the body is not valid JSON")
+    if not isinstance(payload, dict):
+        raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
+    return RestMessage(_sender(payload.get("sender")), _text(payload.get("message")), _metadata(payload.get("metadata")))
+
+
+def _sender(value: Any) -> Text:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadRequest('"sender" is required: a string naming the conversation')
+    sender = str(value).strip()
+    if not sender or len(sender) > MAX_SENDER_CHARS:
+        raise BadRequest(f'"sender" must be 1 to {MAX_SENDER_CHARS} characters')
+    return sender
+
+
+def _text(value: Any) -> Text:
+    if not isinstance(value, str):
+        raise BadRequest('"message" is required and must be a string')
+    return value
+
+
+def _metadata(value: Any) -> Optional[Dict[Text, Any]]:
+    if value is not None and not isinstance(value, dict):
+        raise BadRequest('"metadata" must be a JSON object')
+    return value
+
+
+class GuardedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        guarded = shared_guard().wrap(on_new_message)
+        webhook = Blueprint("guarded_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                message = parse_rest_message(request.body or b"")
+            except BadRequest as problem:
+                return response.json({"error": str(problem)}, status=400)
+            collector = CollectingOutputChannel()
+            await guarded(UserMessage(message.text, collector, message.sender,
+                                      input_channel=self.name(), metadata=message.metadata))
+            return response.json(collector.messages)
+
+        return webhook

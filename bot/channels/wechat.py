@@ -1,0 +1,496 @@
+"""WeChat Official Account (微信公众号) input channel: ``/webhooks/wechat/webhook``.
+
+WeChat posts each follower's message as signed XML and gives the server 5
+seconds to answer in the HTTP response (a "passive reply"). The bot usually
+answers in well under a second, so its messages go back in that reply. When
+it needs longer than ``reply_timeout``, the channel answers ``success`` (so
+WeChat neither retries nor shows an error) and sends the answer through the
+customer-service message API (:mod:`bot.channels.wechat_api`) once it is ready.
+
+WeChat has no buttons in plain messages: the bot's buttons become numbered
+lines, and a reply with just that number sends the button's payload.
+
+Configured in credentials.yml as ``bot.channels.wechat.WeChatInput`` with
+``token`` (required: without it every request is refused), ``app_id``,
+``app_secret``, ``api_base`` and optionally ``reply_timeout`` (4.5 s),
+``max_body_bytes`` (64 KB), ``dedupe_ttl`` (300 s), ``choice_ttl`` (1800 s).
+Only plaintext mode (明文模式) is supported, not encrypted messages.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import logging
+import re
+import time
+import xml.parsers.expat
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Hashable, List, Optional, Set, Text, Tuple
+
+import yaml
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.guard import shared_guard
+from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
+from bot.facts import KNOWLEDGE_DIR, response_placeholders
+from bot.text import strip_invisible, to_half_width
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_TEXTS_FILE = KNOWLEDGE_DIR / "channel_texts.yml"
+DEFAULT_REPLY_TIMEOUT = 4.5  # WeChat gives up after 5 s
+WECHAT_PATIENCE_SECONDS = 5.0
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_DEDUPE_TTL = 300.0  # WeChat retries 3 times, 5 s apart
+DEFAULT_CHOICE_TTL = 1800.0
+MEMORY_MAX_ENTRIES = 100_000
+GREETING_PAYLOAD = "/greet"
+# The answer WeChat expects when there is nothing (more) to say.
+SUCCESS = "success"
+NOT_CONFIGURED = "WeChat channel not configured: set its token (WECHAT_TOKEN)."
+# "1", "１", " 2 ", "3." or "3、": the whole message is a choice number.
+_CHOICE_NUMBER = re.compile(r"^(\d{1,2})\s*[.。、]?$")
+# Characters XML 1.0 cannot carry, even in CDATA.
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@functools.lru_cache(maxsize=None)
+def channel_texts() -> Dict[str, str]:
+    """The channel's own user-facing texts, facts filled in from bot/knowledge/facts.yml."""
+    with CHANNEL_TEXTS_FILE.open(encoding="utf-8") as handle:
+        texts = yaml.safe_load(handle)["wechat"]
+    placeholders = response_placeholders()
+    return {name: text.format_map(placeholders) for name, text in texts.items()}
+
+
+# --- signature -------------------------------------------------------------
+
+def wechat_signature(token: str, timestamp: str, nonce: str) -> str:
+    """WeChat's signature: sha1 hex of token, timestamp and nonce, sorted and concatenated."""
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode("utf-8")).hexdigest()
+
+
+def is_signed_by_wechat(token: str, args: Dict[str, str]) -> bool:
+    """Only WeChat knows the token: a request without a matching signature is not from it."""
+    signature, timestamp, nonce = (args.get(name) for name in ("signature", "timestamp", "nonce"))
+    if not (token and signature and timestamp and nonce):
+        return False
+    expected = wechat_signature(token, timestamp, nonce)
+    return hmac.compare_digest(expected.encode("utf-8"), signature.lower().encode("utf-8"))
+
+
+# --- XML in and out ----------------------------------------------------------
+
+class MalformedMessage(ValueError):
+    """The body is not a WeChat message we can read."""
+
+
+def parse_wechat_xml(body: bytes) -> Dict[str, str]:
+    """The root element's children as name -> text.
+
+    Expat with any DTD refused: no entity can be declared, so none can expand
+    (billion laughs) or point at a file. CDATA and escaped text are plain text.
+    """
+    fields: Dict[str, str] = {}
+    depth = 0
+    chunks: List[str] = []
+
+    def refuse_dtd(*_: Any) -> None:
+        raise MalformedMessage("DOCTYPE/ENTITY declarations are not accepted")
+
+    def start(name: str, _attributes: Dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth == 2:
+            chunks.clear()
+
+    def end(name: str) -> None:
+        nonlocal depth
+        if depth == 2:
+            fields[name] = "".join(chunks)
+        depth -= 1
+
+    def text(data: str) -> None:
+        if depth == 2:
+            chunks.append(data)
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.EntityDeclHandler = refuse_dtd
+    parser.ExternalEntityRefHandler = refuse_dtd
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    try:
+        parser.Parse(body, True)
+    except xml.parsers.expat.ExpatError as error:
+        raise MalformedMessage(f"not well-formed XML: {error}") from error
+    return fields
+
+
+def _cdata(text: str) -> str:
+    text = _NOT_XML_CHARS.sub("", text)
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def passive_text_reply(fields: Dict[str, str], content: str, now: Optional[float] = None) -> str:
+    """WeChat's passive reply: a text message back to the sender, addresses swapped."""
+    return (
+        "<xml>"
+        f"<ToUserName>{_cdata(fields['FromUserName'])}</ToUserName>"
+        f"<FromUserName>{_cdata(fields['ToUserName'])}</FromUserName>"
+        f"<CreateTime>{int(time.time() if now is None else now)}</CreateTime>"
+        "<MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{_cdata(content)}</Content>"
+        "</xml>"
+    )
+
+
+# --- what a WeChat message asks of the bot -------------------------------------
+
+ASK_BOT = "ask_bot"          # text for the bot
+UNREADABLE = "unreadable"    # polite "text only" answer, the bot is not involved
+IGNORE = "ignore"            # answer success, say nothing
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message or event from WeChat, reduced to what the channel acts on."""
+
+    openid: str
+    account: str
+    kind: str
+    dedupe_key: Tuple[str, ...]
+    text: Optional[str] = None
+    msg_id: Optional[str] = None
+    is_subscription: bool = False
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+def read_incoming(fields: Dict[str, str]) -> Incoming:
+    """What the message asks for: text for the bot, the polite text-only answer, or nothing."""
+    try:
+        openid, account, msg_type = fields["FromUserName"], fields["ToUserName"], fields["MsgType"]
+    except KeyError as missing:
+        raise MalformedMessage(f"no {missing.args[0]}") from None
+    if not (openid and account and msg_type):
+        raise MalformedMessage("empty FromUserName, ToUserName or MsgType")
+    msg_type = msg_type.strip().lower()
+    msg_id = fields.get("MsgId") or None
+    metadata = {"wechat": {"msg_id": msg_id, "official_account": account, "msg_type": msg_type}}
+    common = dict(openid=openid, account=account, msg_id=msg_id, metadata=metadata)
+
+    if msg_type == "event":
+        event = fields.get("Event", "").strip().lower()
+        metadata["wechat"]["event"] = event
+        # Events have no MsgId: WeChat advises FromUserName + CreateTime.
+        key = ("event", account, openid, fields.get("CreateTime", ""), event)
+        if event == "subscribe":
+            return Incoming(kind=ASK_BOT, dedupe_key=key, text=GREETING_PAYLOAD, is_subscription=True, **common)
+        return Incoming(kind=IGNORE, dedupe_key=key, **common)
+
+    key = ("message", account, msg_id) if msg_id else (
+        "message", account, openid, fields.get("CreateTime", ""), msg_type)
+    if msg_type == "text":
+        text = fields.get("Content", "")
+    elif msg_type == "voice":
+        text = fields.get("Recognition", "")  # WeChat's speech recognition, when switched on
+    else:
+        text = ""
+    if text.strip():
+        return Incoming(kind=ASK_BOT, dedupe_key=key, text=text, **common)
+    return Incoming(kind=UNREADABLE, dedupe_key=key, **common)
+
+
+# --- memory with expiry -----------------------------------------------------------
+
+class ExpiringMemory:
+    """A bounded in-memory map whose entries are forgotten ``ttl`` seconds after they were set."""
+
+    def __init__(self, ttl: float, max_entries: int = MEMORY_MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: "OrderedDict[Hashable, Tuple[float, Any]]" = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        self._forget_expired()
+        entry = self._entries.get(key)
+        return entry[1] if entry else None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._entries.pop(key, None)
+        self._entries[key] = (self._clock() + self.ttl, value)
+        self._forget_expired()
+
+    def forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
+    def remember_first_time(self, key: Hashable) -> bool:
+        """True the first time ``key`` is seen within ``ttl`` (and remembers it)."""
+        if self.get(key) is not None:
+            return False
+        self.put(key, True)
+        return True
+
+    def _forget_expired(self) -> None:
+        # All entries share one ttl, so insertion order is expiry order.
+        now = self._clock()
+        while self._entries and (
+            next(iter(self._entries.values()))[0] <= now or len(self._entries) > self._max_entries
+        ):
+            self._entries.popitem(last=False)
+
+
+# --- the bot's messages as WeChat text ----------------------------------------------
+
+def render_bot_messages(messages: List[Dict[str, Any]]) -> Tuple[str, List[Dict[str, Any]]]:
+    """One WeChat text for all of the bot's messages, and the choices its buttons became.
+
+    Messages are joined by a blank line; buttons with a payload become
+    numbered lines (numbering runs on across messages) followed by one hint.
+    """
+    parts: List[str] = []
+    choices: List[Dict[str, Any]] = []
+    last_part_with_choices = -1
+    for message in messages:
+        lines = [line for line in (message.get("text"), message.get("image")) if line]
+        for button in message.get("buttons") or []:
+            if button.get("payload"):
+                choices.append(button)
+                lines.append(f"{len(choices)}. {button.get('title', '')}")
+                last_part_with_choices = len(parts)
+            elif button.get("url"):
+                lines.append(f"{button.get('title', '')} {button['url']}".strip())
+        if lines:
+            parts.append("\n".join(lines))
+    if choices:
+        parts[last_part_with_choices] += "\n" + channel_texts()["choice_hint"]
+    return "\n\n".join(parts), choices
+
+
+def chosen_payload(text: str, choices: Optional[List[Dict[str, Any]]]) -> Optional[str]:
+    """The payload of the choice ``text`` names by its number, or None if it names none."""
+    match = _CHOICE_NUMBER.match(strip_invisible(to_half_width(text)).strip())
+    if not (match and choices):
+        return None
+    number = int(match.group(1))
+    return choices[number - 1]["payload"] if 1 <= number <= len(choices) else None
+
+
+class WeChatOutput(OutputChannel):
+    """Sends the bot's messages through the customer-service message API.
+
+    Used for answers that missed the passive-reply window and for messages
+    Rasa pushes on its own (HTTP API with ``output_channel=wechat``).
+    """
+
+    def __init__(self, api: WeChatAPI, choices: ExpiringMemory) -> None:
+        self._api = api
+        self._choices = choices
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._api.send_text(recipient_id, text)
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[str, Any]], **kwargs: Any) -> None:
+        content, choices = render_bot_messages([{"text": text, "buttons": buttons}])
+        if choices:
+            self._choices.put(recipient_id, choices)
+        await self._api.send_text(recipient_id, content)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._api.send_text(recipient_id, image)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[str, Any], **kwargs: Any) -> None:
+        logger.warning("WeChat channel cannot show custom JSON messages; dropped one for %s.", recipient_id)
+
+
+# --- the channel -----------------------------------------------------------------------
+
+class WeChatInput(InputChannel):
+    """WeChat Official Account webhook: signed XML in, passive XML reply or API message out."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+        # Values come from ${VAR}s, so an unset option arrives as an empty string.
+        credentials = credentials or {}
+        return cls(
+            token=_text(credentials.get("token")),
+            app_id=_text(credentials.get("app_id")),
+            app_secret=_text(credentials.get("app_secret")),
+            api_base=_text(credentials.get("api_base")) or DEFAULT_API_BASE,
+            reply_timeout=_number(credentials.get("reply_timeout"), DEFAULT_REPLY_TIMEOUT),
+            max_body_bytes=int(_number(credentials.get("max_body_bytes"), DEFAULT_MAX_BODY_BYTES)),
+            dedupe_ttl=_number(credentials.get("dedupe_ttl"), DEFAULT_DEDUPE_TTL),
+            choice_ttl=_number(credentials.get("choice_ttl"), DEFAULT_CHOICE_TTL),
+        )
+
+    def __init__(
+        self,
+        token: str,
+        app_id: str = "",
+        app_secret: str = "",
+        api_base: str = DEFAULT_API_BASE,
+        reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        dedupe_ttl: float = DEFAULT_DEDUPE_TTL,
+        choice_ttl: float = DEFAULT_CHOICE_TTL,
+    ) -> None:
+        self.token = token
+        self.reply_timeout = reply_timeout
+        self.max_body_bytes = max_body_bytes
+        self.api = WeChatAPI(app_id, app_secret, api_base)
+        self._seen = ExpiringMemory(dedupe_ttl)
+        self._choices = ExpiringMemory(choice_ttl)
+        self._output = WeChatOutput(self.api, self._choices)
+        # Answers still being worked on after their HTTP reply: kept referenced
+        # so the event loop does not drop them.
+        self._background: Set[asyncio.Task] = set()
+        self._warn_about_configuration()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return self._output if self.api.configured else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = shared_guard().wrap(on_new_message)
+        wechat_webhook = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+
+        @wechat_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @wechat_webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            refusal = self._refusal(request)
+            if refusal:
+                return refusal
+            echostr = request.args.get("echostr")
+            if not echostr:
+                return response.text("missing echostr", status=400)
+            return response.text(echostr)
+
+        @wechat_webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            refusal = self._refusal(request)
+            if refusal:
+                return refusal
+            if self._is_too_large(request):
+                return response.text("message too large", status=413)
+            try:
+                fields = parse_wechat_xml(request.body)
+                incoming = read_incoming(fields)
+            except MalformedMessage as error:
+                logger.warning("WeChat message refused: %s", error)
+                return response.text("malformed message", status=400)
+            if not self._seen.remember_first_time(incoming.dedupe_key):
+                return response.text(SUCCESS)  # WeChat's retry: already being answered
+            if incoming.kind == IGNORE:
+                return response.text(SUCCESS)
+            if incoming.kind == UNREADABLE:
+                return _xml_reply(fields, channel_texts()["unsupported_message"])
+            content = await self._answer_in_time(incoming, on_new_message)
+            return _xml_reply(fields, content) if content else response.text(SUCCESS)
+
+        return wechat_webhook
+
+    def _refusal(self, request: Request) -> Optional[HTTPResponse]:
+        if not self.token:
+            return response.text(NOT_CONFIGURED, status=403)
+        args = {name: request.args.get(name) for name in ("signature", "timestamp", "nonce")}
+        if not is_signed_by_wechat(self.token, args):
+            logger.warning("WeChat request with a missing or wrong signature refused.")
+            return response.text("invalid signature", status=403)
+        return None
+
+    def _is_too_large(self, request: Request) -> bool:
+        declared = request.headers.get("content-length", "0")
+        return (declared.isdigit() and int(declared) > self.max_body_bytes) or len(
+            request.body or b"") > self.max_body_bytes
+
+    async def _answer_in_time(
+        self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Optional[str]:
+        """The answer if the bot finishes within reply_timeout; else None and it goes by API later."""
+        answer = asyncio.get_running_loop().create_task(self._ask_bot(incoming, on_new_message))
+        self._keep_until_done(answer)
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), self.reply_timeout)
+        except asyncio.TimeoutError:
+            logger.info("Bot slower than %.1fs for %s: answering through the API.", self.reply_timeout, incoming.openid)
+            self._send_by_api_when_ready(answer, incoming.openid)
+            return None
+        except asyncio.CancelledError:
+            # WeChat hung up early: the answer must still reach the user.
+            self._send_by_api_when_ready(answer, incoming.openid)
+            raise
+
+    async def _ask_bot(
+        self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> str:
+        """Run the bot on the message; its messages rendered as one WeChat text."""
+        text = chosen_payload(incoming.text or "", self._choices.get(incoming.openid)) or incoming.text
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(
+                text, collector, incoming.openid, input_channel=self.name(),
+                message_id=incoming.msg_id, metadata=incoming.metadata,
+            ))
+        except Exception:
+            logger.exception("The bot failed on a WeChat message from %s.", incoming.openid)
+            return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]
+        content, choices = render_bot_messages(collector.messages)
+        if choices:
+            self._choices.put(incoming.openid, choices)
+        else:
+            self._choices.forget(incoming.openid)
+        return content
+
+    def _send_by_api_when_ready(self, answer: "asyncio.Task[str]", openid: str) -> None:
+        async def send() -> None:
+            content = await answer
+            if content:
+                await self._output.send_text_message(openid, content)
+
+        self._keep_until_done(asyncio.get_running_loop().create_task(send()))
+
+    def _keep_until_done(self, task: asyncio.Task) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _warn_about_configuration(self) -> None:
+        if not self.token:
+            logger.warning("WeChat channel has no token: it refuses every request.")
+        elif not self.api.configured:
+            logger.warning("WeChat channel has no app_id/app_secret: answers slower than %.1fs are lost.",
+                           self.reply_timeout)
+        if self.reply_timeout >= WECHAT_PATIENCE_SECONDS:
+            logger.warning("WeChat reply_timeout %.1fs: WeChat gives up after %.0fs and retries.",
+                           self.reply_timeout, WECHAT_PATIENCE_SECONDS)
+
+
+def _xml_reply(fields: Dict[str, str], content: str) -> HTTPResponse:
+    return response.text(passive_text_reply(fields, content), content_type="application/xml; charset=utf-8")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if _text(value) else default

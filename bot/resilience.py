@@ -1,0 +1,83 @@
+"""When the action server is down or slow, the user still gets an answer.
+
+Rasa 3.6 waits up to five minutes for a custom action and, when the action
+server cannot be reached, logs an error and says nothing to the user. Here
+every custom action call is bounded by ``ACTION_TIMEOUT_SECONDS`` (default 4)
+and a failure is answered with the way to a person (hotline, app path) from
+bot/knowledge/replies.yml; a form in progress is ended so it does not ask a
+question it cannot check. Nothing is cached: the next message tries the
+action server again, so the bot recovers by itself when it is back.
+
+Applied on import by bot.nlg (the NLG is configured in endpoints.yml, so it is
+loaded in every Rasa server process).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from typing import Any, Deque, List, Set, Tuple
+
+import aiohttp
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet
+from rasa.shared.exceptions import RasaException
+
+from bot.services.replies import reply
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACTION_TIMEOUT_SECONDS = 4.0
+UNAVAILABLE_REPLY = "action_unavailable"
+_ORIGINAL_RUN = RemoteAction.run
+# (sender, message id) of the turns already told, so one turn says it once.
+_TOLD: Deque[Tuple[str, Any]] = collections.deque(maxlen=10_000)
+_TOLD_SET: Set[Tuple[str, Any]] = set()
+
+
+def action_timeout() -> float:
+    try:
+        value = float(os.environ.get("ACTION_TIMEOUT_SECONDS", DEFAULT_ACTION_TIMEOUT_SECONDS))
+    except ValueError:
+        return DEFAULT_ACTION_TIMEOUT_SECONDS
+    return value if value > 0 else DEFAULT_ACTION_TIMEOUT_SECONDS
+
+
+async def run_or_point_to_a_person(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+    try:
+        return await asyncio.wait_for(_ORIGINAL_RUN(self, output_channel, nlg, tracker, domain), action_timeout())
+    except ActionExecutionRejection:
+        raise
+    except (RasaException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        logger.error("custom action %s failed (%s); told the user how to reach a person", self.name(), error or type(error).__name__)
+        return unavailable_events(tracker)
+
+
+def unavailable_events(tracker: Any) -> List[Event]:
+    """The way to a person (once per user message), and the end of any form."""
+    events: List[Event] = []
+    if _first_time_this_turn(tracker):
+        events.append(BotUttered(reply(UNAVAILABLE_REPLY)["text"], metadata={"utter_action": UNAVAILABLE_REPLY}))
+    if tracker.active_loop_name:
+        events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+    return events
+
+
+def _first_time_this_turn(tracker: Any) -> bool:
+    key = (tracker.sender_id, (tracker.latest_message.message_id if tracker.latest_message else None))
+    if key in _TOLD_SET:
+        return False
+    if len(_TOLD) == _TOLD.maxlen:
+        _TOLD_SET.discard(_TOLD[0])
+    _TOLD.append(key)
+    _TOLD_SET.add(key)
+    return True
+
+
+def apply() -> None:
+    RemoteAction.run = run_or_point_to_a_person
+
+
+apply()

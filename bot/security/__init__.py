@@ -1,0 +1,1 @@
+"""Protecting users and the service: secrets users type, limits on what one sender sends."""

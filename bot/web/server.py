@@ -1,0 +1,67 @@
+"""The web page with the chat widget (http://localhost:8080/), and the widget's files.
+
+``make run`` starts it beside Rasa (bot/launcher.py). It serves only files:
+the demo page, ``widget.js`` / ``widget.css`` and the socket.io browser
+client installed from npm (``bot/web/node_modules``), so nothing is fetched
+from a CDN at run time.
+
+    python -m bot.web.server --port 8080 --rasa-port 5005
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aiohttp import web
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+FILES = {
+    "/widget.js": (STATIC_DIR / "widget.js", "application/javascript"),
+    "/widget.css": (STATIC_DIR / "widget.css", "text/css"),
+    "/vendor/socket.io.min.js": (SOCKET_IO_CLIENT, "application/javascript"),
+}
+
+
+def create_app(rasa_port: int) -> web.Application:
+    app = web.Application()
+    app["rasa_port"] = rasa_port
+    app.router.add_get("/", index)
+    for path in FILES:
+        app.router.add_get(path, static_file)
+    return app
+
+
+async def index(request: web.Request) -> web.Response:
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    widget_url = f"{request.scheme}://{request.host}/widget.js"
+    page = page.replace("{widget_url}", widget_url).replace("{rasa_port}", str(request.app["rasa_port"]))
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_no_cache())
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    path, content_type = FILES[request.path]
+    if not path.is_file():
+        raise web.HTTPServiceUnavailable(text=f"{request.path} is missing: run `make install` (npm ci in bot/web)")
+    # Any page may embed the widget, so its files are readable from any origin.
+    headers = {**_no_cache(), "Access-Control-Allow-Origin": "*"}
+    return web.Response(body=path.read_bytes(), content_type=content_type, charset="utf-8", headers=headers)
+
+
+def _no_cache() -> dict:
+    # A new widget version reaches pages on their next load.
+    return {"Cache-Control": "no-cache"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    args = parser.parse_args()
+    web.run_app(create_app(args.rasa_port), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

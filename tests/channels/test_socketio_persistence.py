@@ -1,0 +1,109 @@
+"""The socket.io channel with session persistence, through a real python-socketio client."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+import socketio
+
+from bot.channels.socketio import conversation_history
+
+ANSWER_WAIT = 20
+
+
+class Page:
+    """One browser tab's socket: what it sends and everything it receives."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.bot: asyncio.Queue = asyncio.Queue()
+        self.history: asyncio.Queue = asyncio.Queue()
+        self.echoes: asyncio.Queue = asyncio.Queue()
+        self.session_id: asyncio.Future = asyncio.get_event_loop().create_future()
+        self.client.on("bot_uttered", self.bot.put_nowait)
+        self.client.on("session_history", self.history.put_nowait)
+        self.client.on("user_uttered", self.echoes.put_nowait)
+        self.client.on("session_confirm", lambda sid: self.session_id.done() or self.session_id.set_result(sid))
+
+    async def open(self, session_id: str) -> List[Dict[str, Any]]:
+        # python-socketio 5.18's websocket client needs a newer aiohttp than Rasa pins.
+        await self.client.connect(self.url, transports=["polling"], socketio_path="/socket.io")
+        await self.client.emit("session_request", {"session_id": session_id})
+        assert await asyncio.wait_for(self.session_id, ANSWER_WAIT) == session_id
+        return await asyncio.wait_for(self.history.get(), ANSWER_WAIT)
+
+    async def say(self, text: str, session_id: str) -> None:
+        await self.client.emit("user_uttered", {"message": text, "session_id": session_id})
+
+    async def answer(self) -> Dict[str, Any]:
+        return await asyncio.wait_for(self.bot.get(), ANSWER_WAIT)
+
+    async def close(self) -> None:
+        # A polite polling disconnect waits for the open long-poll (~30 s).
+        await self.client.eio.disconnect(abort=True)
+
+
+@pytest.mark.asyncio
+async def test_answers_arrive_and_a_reopened_page_gets_the_conversation_back(bot_servers):
+    session = uuid.uuid4().hex
+    first = Page(bot_servers.url)
+    assert await first.open(session) == []
+    await first.say("客服电话多少", session)
+    answer = await first.answer()
+    assert "400-8822-528" in answer["text"]
+    await first.close()
+
+    reopened = Page(bot_servers.url)
+    history = await reopened.open(session)
+    assert history[0] == {"sender": "user", "text": "客服电话多少"}
+    assert history[1]["sender"] == "bot" and "400-8822-528" in history[1]["text"]
+    await reopened.close()
+
+
+@pytest.mark.asyncio
+async def test_a_second_tab_sees_the_other_tabs_messages_and_answers(bot_servers):
+    session = uuid.uuid4().hex
+    tab_a, tab_b = Page(bot_servers.url), Page(bot_servers.url)
+    await tab_a.open(session)
+    await tab_b.open(session)
+    await tab_a.say("人工客服几点下班", session)
+    assert (await asyncio.wait_for(tab_b.echoes.get(), ANSWER_WAIT))["text"] == "人工客服几点下班"
+    assert "23:00" in (await tab_b.answer())["text"]
+    assert "23:00" in (await tab_a.answer())["text"]
+    assert tab_a.echoes.empty()  # a tab is not echoed its own message
+    await tab_a.close()
+    await tab_b.close()
+
+
+@pytest.mark.asyncio
+async def test_a_message_naming_another_session_is_ignored(bot_servers):
+    mine, theirs = uuid.uuid4().hex, uuid.uuid4().hex
+    page = Page(bot_servers.url)
+    await page.open(mine)
+    await page.say("客服电话多少", theirs)
+    await page.say("你好", mine)
+    answer = await page.answer()
+    assert "智能客服小助手" in answer["text"]  # only the greeting came back
+    await page.close()
+
+    other = Page(bot_servers.url)
+    assert await other.open(theirs) == []
+    await other.close()
+
+
+def test_history_shows_button_clicks_by_their_titles():
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    events = [
+        BotUttered("请问有什么可以帮您？", {"buttons": [{"title": "查物流", "payload": "/logistics"}]}),
+        UserUttered("/logistics"),
+        BotUttered("请发一下订单编号或快递单号。"),
+    ]
+    assert conversation_history(events) == [
+        {"sender": "bot", "text": "请问有什么可以帮您？", "buttons": [{"title": "查物流", "payload": "/logistics"}]},
+        {"sender": "user", "text": "查物流"},
+        {"sender": "bot", "text": "请发一下订单编号或快递单号。", "buttons": []},
+    ]
