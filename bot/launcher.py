@@ -81,9 +81,7 @@ class BotServers:
             if port:
                 _ensure_port_free(port)
         try:
-            # The action server only ever talks to the Rasa server: loopback only.
-            self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
-            self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
+            self.start_actions(timeout)
             self._spawn("rasa", self._rasa_command())
             self._wait_until_up(f"{self.url}/", timeout)
             if self.web_port:
@@ -94,16 +92,23 @@ class BotServers:
             raise
         return self
 
+    def start_actions(self, timeout: float = 180.0) -> None:
+        # The action server only ever talks to the Rasa server: loopback only.
+        self._spawn("actions", self._actions_command(), {"SANIC_HOST": "127.0.0.1"})
+        self._wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", timeout)
+
+    def stop_actions(self) -> None:
+        """Stop only the action server (the Rasa server keeps answering)."""
+        for process in [p for p in self._processes if p.args == self._actions_command()]:
+            _stop_process(process)
+            self._processes.remove(process)
+
     def stop(self) -> None:
         for process in reversed(self._processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
         for process in reversed(self._processes):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_process(process)
         self._processes.clear()
         self._workdir.cleanup()
 
@@ -174,6 +179,16 @@ class BotServers:
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.5)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _ensure_port_free(port: int) -> None:

@@ -23,13 +23,14 @@ CVV = "cvv"
 
 MASK = "*"
 # 16-19 digits in a row, or written in groups of four: how card numbers are
-# copied. Not inside a longer run of digits, letters or dashes (order and
-# tracking numbers).
-_CARD = re.compile(r"(?<![0-9A-Za-z\-*])(\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?|\d{16,19})(?![0-9A-Za-z\-*])")
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z*])(\d{17}[\dXx])(?![0-9A-Za-z*])")
+# copied. Not inside a longer run of digits (an order number without its
+# dash has 21); tracking numbers carry at most 15 digits.
+_CARD = re.compile(r"(?<![0-9*])(\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?|\d{16,19})(?![0-9*])")
+_ID_CARD = re.compile(r"(?<![0-9*])(\d{17}[\dXx])(?![0-9*])")
 _CODE_WORDS = r"(?:验证码|校验码|动态码|短信码|確認碼|验证码是|code|otp)"
 _CODE_AFTER_WORD = re.compile(_CODE_WORDS + r"[^0-9\n]{0,6}(?<![0-9])(\d{4,8})(?![0-9])", re.IGNORECASE)
-_CODE_BEFORE_WORD = re.compile(r"(?<![0-9])(\d{4,8})(?![0-9])[^0-9\n]{0,4}(?:是)?" + _CODE_WORDS, re.IGNORECASE)
+# Not the last group of a card masked just before ("6222 **** **** 7894和验证码").
+_CODE_BEFORE_WORD = re.compile(r"(?<![0-9*])(?<!\* )(\d{4,8})(?![0-9])[^0-9\n]{0,4}(?:是)?" + _CODE_WORDS, re.IGNORECASE)
 _CODE_ALONE = re.compile(r"^\s*(\d{6})\s*$")
 # Passwords are typed in ASCII; "密码怎么办" is a question, not a password.
 _PASSWORD = re.compile(
@@ -57,7 +58,7 @@ def mask_secrets(text: str) -> MaskResult:
     found: List[str] = []
     for kind, pattern, is_secret, masker in _DETECTORS:
         text, count = _mask_matches(text, pattern, is_secret, masker)
-        if count:
+        if count and kind not in found:
             found.append(kind)
     return MaskResult(text, tuple(found))
 

@@ -107,3 +107,19 @@ def test_history_shows_button_clicks_by_their_titles():
         {"sender": "user", "text": "查物流"},
         {"sender": "bot", "text": "请发一下订单编号或快递单号。", "buttons": []},
     ]
+
+
+@pytest.mark.asyncio
+async def test_bad_socket_messages_get_a_clear_answer_or_are_ignored(bot_servers):
+    session = uuid.uuid4().hex
+    page = Page(bot_servers.url)
+    await page.open(session)
+    await page.client.emit("user_uttered", "not an object")
+    await page.client.emit("user_uttered", {"message": 12345, "session_id": session})
+    assert (await page.answer())["text"] == "您好像发了一条空消息～请问有什么可以帮您？"
+    await page.say("退" * 20_000, session)
+    assert "我先看了前 500 个字" in (await page.answer())["text"]
+    await page.say("客服电话多少", session)
+    texts = [(await page.answer())["text"] for _ in range(2)]
+    assert any("400-8822-528" in text for text in texts)
+    await page.close()

@@ -1,0 +1,71 @@
+"""bot/channels/guard.py on its own: what reaches the bot, what the user is told."""
+from __future__ import annotations
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from bot.channels.guard import GuardSettings, MessageGuard
+from bot.services.replies import reply
+
+
+class Bot:
+    def __init__(self) -> None:
+        self.received = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message.text)
+        await message.output_channel.send_text_message(message.sender_id, "answer")
+
+
+async def send(guard, text, sender="s"):
+    bot, out = Bot(), CollectingOutputChannel()
+    await guard.handle(UserMessage(text, out, sender), bot)
+    return bot.received, [m["text"] for m in out.messages]
+
+
+@pytest.fixture
+def guard():
+    return MessageGuard(GuardSettings(max_message_chars=50, rate_limit_messages=3, rate_limit_seconds=60))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text", ["", "   ", "\u200b\u202e", "\x00\x07", None])
+async def test_empty_messages_get_an_answer_and_are_not_processed(guard, text):
+    received, told = await send(guard, text)
+    assert received == [] and told == [reply("guard_empty")["text"]]
+
+
+@pytest.mark.asyncio
+async def test_long_message_is_cut_and_the_user_told(guard):
+    received, told = await send(guard, "退" * 20_000)
+    assert received == ["退" * 50]
+    assert told == [reply("guard_truncated", max_chars=50)["text"], "answer"]
+
+
+@pytest.mark.asyncio
+async def test_bidi_and_control_characters_are_removed(guard):
+    received, _ = await send(guard, "客服\u202e电话\x07多少")
+    assert received == ["客服电话 多少"]
+
+
+@pytest.mark.asyncio
+async def test_secrets_are_masked_before_the_bot_and_the_user_warned(guard):
+    received, told = await send(guard, "验证码 482913 密码是abc123")
+    assert received == ["验证码 ****** 密码是******"]
+    assert told == [reply("guard_secret")["text"], "answer"]
+
+
+@pytest.mark.asyncio
+async def test_a_flooding_sender_is_slowed_down_and_others_are_not(guard):
+    results = [await send(guard, f"消息{n}", sender="flood") for n in range(5)]
+    assert [len(received) for received, _ in results] == [1, 1, 1, 0, 0]
+    assert results[-1][1] == [reply("guard_slow_down")["text"]]
+    assert (await send(guard, "你好", sender="calm"))[0] == ["你好"]
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MAX_MESSAGE_CHARS", "80")
+    monkeypatch.setenv("RATE_LIMIT_MESSAGES", "abc")
+    settings = GuardSettings.from_env()
+    assert settings.max_message_chars == 80
+    assert settings.rate_limit_messages == 20  # unreadable: the default
