@@ -14,11 +14,12 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run test validate pytest story-test eval bench lock clean browser
+.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
 	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
+	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
 	@echo "make train | eval | bench | install | lock | clean"
 
 WEB_DEPS := bot/web/node_modules/.package-lock.json
@@ -57,6 +58,11 @@ train: install
 
 run: train
 	$(BIN)/python -m bot.launcher
+
+# Production profile on this machine: one action server on :5055, Rasa on
+# :5005 and :5006 sharing PostgreSQL, Redis and RabbitMQ (see README).
+cluster: train
+	$(BIN)/python -m bot.launcher --profile production --instances 2
 
 validate: install
 	$(RASA) data validate --fail-on-warnings

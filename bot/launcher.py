@@ -33,11 +33,36 @@ CHANNEL_ENV_DEFAULTS = {
     # Bodies over 1 MB get a 413 before Sanic reads them.
     "SANIC_REQUEST_MAX_SIZE": "1048576",
 }
+# The production profile's services (endpoints.production.yml): defaults that
+# fit a machine running them locally; the caller's environment wins.
+PRODUCTION_ENV_DEFAULTS = {
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "5432",
+    "POSTGRES_DB": "triage",
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "",
+    "POSTGRES_LOGIN_DB": "postgres",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "1",
+    "REDIS_PASSWORD": "",
+    "REDIS_KEY_PREFIX": "triage",
+    "RABBITMQ_HOST": "127.0.0.1",
+    "RABBITMQ_PORT": "5672",
+    "RABBITMQ_USER": "guest",
+    "RABBITMQ_PASSWORD": "guest",
+    "RABBITMQ_QUEUE": "triage_events",
+}
+PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
 VENV_BIN = Path(sys.executable).parent
 
 
 class BotServers:
-    """An action server and a Rasa server as child processes."""
+    """An action server and one or more Rasa servers as child processes.
+
+    ``profile="production"`` uses endpoints.production.yml (PostgreSQL, Redis,
+    RabbitMQ); with several ``rasa_ports`` the instances share those stores.
+    """
 
     def __init__(
         self,
@@ -51,21 +76,30 @@ class BotServers:
         log_dir: Optional[Path] = None,
         host: str = "127.0.0.1",
         web_port: Optional[int] = None,
+        profile: str = "embedded",
+        rasa_ports: Optional[List[int]] = None,
     ) -> None:
         self.model = model
-        self.rasa_port = rasa_port
+        self.rasa_ports = list(rasa_ports or [rasa_port])
+        self.rasa_port = self.rasa_ports[0]
+        self.profile = profile
         self.actions_port = actions_port
         self.auth_token = auth_token
         self.host = host
         self.web_port = web_port
-        self._endpoints = endpoints
+        self._endpoints = endpoints or (PRODUCTION_ENDPOINTS if profile == "production" else None)
         self._tracker_db = tracker_db
+        profile_defaults = PRODUCTION_ENV_DEFAULTS if profile == "production" else {}
         self._env = {
-            **CHANNEL_ENV_DEFAULTS, **os.environ,
+            **CHANNEL_ENV_DEFAULTS, **profile_defaults, **os.environ,
             "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {}),
         }
+        if profile == "production":
+            self._env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
+            self._env.setdefault("DATABASE_URL", _postgres_url(self._env))
         self._log_dir = log_dir
         self._processes: List[subprocess.Popen] = []
+        self._instances: Dict[int, subprocess.Popen] = {}
         self._workdir = tempfile.TemporaryDirectory(prefix="triage-bot-")
 
     @property
@@ -73,17 +107,21 @@ class BotServers:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
+    def urls(self) -> List[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
+
+    @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
     def start(self, timeout: float = 180.0) -> "BotServers":
-        for port in (self.actions_port, self.rasa_port, self.web_port):
+        for port in (self.actions_port, *self.rasa_ports, self.web_port):
             if port:
                 _ensure_port_free(port)
         try:
             self.start_actions(timeout)
-            self._spawn("rasa", self._rasa_command())
-            self._wait_until_up(f"{self.url}/", timeout)
+            for port in self.rasa_ports:
+                self.start_instance(port, timeout)
             if self.web_port:
                 self._spawn("web", self._web_command())
                 self._wait_until_up(f"{self.web_url}/widget.js", timeout)
@@ -91,6 +129,18 @@ class BotServers:
             self.stop()
             raise
         return self
+
+    def start_instance(self, port: int, timeout: float = 180.0) -> None:
+        """Start (or restart) the Rasa instance on ``port``."""
+        self._instances[port] = self._spawn(f"rasa-{port}", self._rasa_command(port))
+        self._wait_until_up(f"http://127.0.0.1:{port}/", timeout)
+
+    def kill_instance(self, port: int) -> None:
+        """SIGKILL the Rasa instance on ``port``: a crash, nothing flushed."""
+        process = self._instances.pop(port)
+        process.kill()
+        process.wait()
+        self._processes.remove(process)
 
     def start_actions(self, timeout: float = 180.0) -> None:
         # The action server only ever talks to the Rasa server: loopback only.
@@ -135,10 +185,10 @@ class BotServers:
         return [sys.executable, "-m", "bot.web.server", "--host", self.host,
                 "--port", str(self.web_port), "--rasa-port", str(self.rasa_port)]
 
-    def _rasa_command(self) -> List[str]:
+    def _rasa_command(self, port: int) -> List[str]:
         command = [
             str(VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*",
-            "--model", str(self.model), "--port", str(self.rasa_port),
+            "--model", str(self.model), "--port", str(port),
             "--interface", self.host,
             "--endpoints", str(self._endpoints_file()),
             "--credentials", str(ROOT / "credentials.yml"),
@@ -148,7 +198,7 @@ class BotServers:
         return command
 
     def _endpoints_file(self) -> Path:
-        if self._endpoints and not self._tracker_db:
+        if self.profile == "production" or (self._endpoints and not self._tracker_db):
             return self._endpoints
         endpoints = yaml.safe_load((self._endpoints or ROOT / "endpoints.yml").read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}
@@ -158,15 +208,16 @@ class BotServers:
         path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
         return path
 
-    def _spawn(self, name: str, command: List[str], env: Optional[Dict[str, str]] = None) -> None:
+    def _spawn(self, name: str, command: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         if self._log_dir:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             output = (self._log_dir / f"{name}.log").open("ab")
         else:
             output = None  # inherit: the user sees the logs
-        self._processes.append(
-            subprocess.Popen(command, cwd=ROOT, env={**self._env, **(env or {})}, stdout=output, stderr=subprocess.STDOUT if output else None)
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env={**self._env, **(env or {})}, stdout=output,
+                                   stderr=subprocess.STDOUT if output else None)
+        self._processes.append(process)
+        return process
 
     def _wait_until_up(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -179,6 +230,13 @@ class BotServers:
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.5)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _postgres_url(env: Dict[str, str]) -> str:
+    """The tickets' database in the production profile: the conversations' PostgreSQL."""
+    password = f":{env['POSTGRES_PASSWORD']}" if env.get("POSTGRES_PASSWORD") else ""
+    return (f"postgresql://{env['POSTGRES_USER']}{password}@{env['POSTGRES_HOST']}:"
+            f"{env['POSTGRES_PORT']}/{env['POSTGRES_DB']}")
 
 
 def _stop_process(process: subprocess.Popen) -> None:
@@ -198,32 +256,41 @@ def _ensure_port_free(port: int) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the action server and the Rasa server.")
-    parser.add_argument("--port", type=int, default=5005)
+    parser = argparse.ArgumentParser(description="Run the action server and the Rasa server(s).")
+    parser.add_argument("--port", type=int, default=5005, help="the (first) Rasa instance")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="Rasa instances on consecutive ports (production profile only)")
+    parser.add_argument("--profile", choices=["embedded", "production"], default="embedded",
+                        help="embedded: SQLite, in-process locks; production: endpoints.production.yml")
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)),
                         help="the page with the chat widget (0: none)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
     parser.add_argument("--host", default=os.environ.get("RASA_HOST", "0.0.0.0"))
     args = parser.parse_args(argv)
+    if args.instances > 1 and args.profile != "production":
+        parser.error("several instances need shared stores: use --profile production")
 
     (ROOT / ".data").mkdir(exist_ok=True)
     servers = BotServers(
         model=args.model,
-        rasa_port=args.port,
+        rasa_ports=[args.port + offset for offset in range(args.instances)],
         actions_port=args.actions_port,
-        endpoints=ROOT / "endpoints.yml",
+        endpoints=ROOT / ("endpoints.production.yml" if args.profile == "production" else "endpoints.yml"),
         auth_token=os.environ.get("RASA_AUTH_TOKEN") or None,
         host=args.host,
         web_port=args.web_port or None,
+        profile=args.profile,
     )
     # Ctrl-C reaches the children through the process group; wait for them.
     # A plain SIGTERM (a supervisor stopping us) is passed on as Ctrl-C.
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: servers.stop())
     servers.start()
+    instances = ", ".join(f"{url}/webhooks/rest/webhook" for url in servers.urls)
     page = f", chat page http://localhost:{servers.web_port}/" if servers.web_port else ""
-    print(f"\nBot ready: REST {servers.url}/webhooks/rest/webhook, socket.io {servers.url}/socket.io{page}. Ctrl-C stops.\n", flush=True)
+    print(f"\nBot ready ({args.profile}): REST {instances}, socket.io {servers.url}/socket.io{page}. "
+          "Ctrl-C stops.\n", flush=True)
     return servers.wait()
 
 
