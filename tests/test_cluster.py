@@ -120,10 +120,12 @@ def test_every_event_reaches_the_rabbitmq_queue(cluster):
     sender = new_sender()
     say(cluster.urls[0], "你好", sender)
     say(cluster.urls[1], "人工客服几点下班", sender)
+    say(cluster.urls[0], "我的卡号6222021234567894 要不要告诉客服", sender)
     published = [event for event in drain_queue(cluster.names["RABBITMQ_QUEUE"]) if event.get("sender_id") == sender]
     stored = tracker_events(cluster.urls[0], sender)
     assert [event["event"] for event in published] == [event["event"] for event in stored]
-    assert user_texts(published) == ["你好", "人工客服几点下班"]
+    # What the broker carries is masked like everything stored.
+    assert user_texts(published) == ["你好", "人工客服几点下班", "我的卡号6222 **** **** 7894 要不要告诉客服"]
 
 
 def test_an_instance_killed_mid_conversation_the_other_carries_on(cluster):
