@@ -14,12 +14,13 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser
+.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
 	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
 	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
+	@echo "make report   the containment report from the stores (reports/triage-report.html)"
 	@echo "make train | eval | bench | install | lock | clean"
 
 WEB_DEPS := bot/web/node_modules/.package-lock.json
@@ -78,6 +79,17 @@ eval: train
 	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu --min-accuracy 0.93 --min-oos-caught 0.85
 
 test: validate pytest story-test eval
+
+# Service-insight report: reports/triage-report.html + reports/triage-report-data/*.csv
+# e.g. make report REPORT_ARGS="--from 2026-11-01 --to 2026-11-30 --profile production"
+report: install cjk-font
+	$(BIN)/python -m bot.report $(REPORT_ARGS)
+
+# Chinese labels in the report's charts (Debian's WenQuanYi Micro Hei).
+cjk-font:
+	@if [ ! -f $(CJK_FONT) ]; then echo "Installing fonts-wqy-microhei for the report's charts"; \
+		apt-get install -y -q fonts-wqy-microhei >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q fonts-wqy-microhei; }; fi
 
 bench: train
 	$(BIN)/python bench/latency.py

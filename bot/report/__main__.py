@@ -1,0 +1,4 @@
+"""``python -m bot.report``: see bot/report/cli.py."""
+from bot.report.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Tracker events and tickets -> conversations with their escalations.
+
+A conversation is one sender's session: the events from a ``session_started``
+to the next one (a sender without any session start is one conversation).
+Sessions without a user message (a chat widget opened and left) are dropped:
+they would count as contained without anyone being helped.
+
+Escalations, in the order a conversation can reach them:
+
+- ``asked_for_human``: the action ``utter_escalate`` (intent request_human,
+  followed by action_handoff);
+- ``none_of_the_topics``: ``utter_default`` right after the user answered
+  「都不是」 (deny) to action_ask_which_topic;
+- ``not_understood_twice``: any other ``utter_default``, i.e. low NLU
+  confidence again right after action_ask_which_topic;
+- ``low_policy_confidence``: the action ``action_default_fallback``;
+- ``priority_complaint``: a complaint ticket with priority set, created during
+  the conversation (at the ticket's creation time).
+
+A ticket belongs to the conversation of its sender that was open when it was
+created: the last one whose session started at or before ``created_at``.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+from bot import clock
+from bot.report.reading import HANDOFF_SLOT, StoredEvent, TicketRecord
+from bot.stores.tickets import TicketKind, TicketStatus
+
+ASKED_FOR_HUMAN = "asked_for_human"
+NOT_UNDERSTOOD_TWICE = "not_understood_twice"
+NONE_OF_THE_TOPICS = "none_of_the_topics"
+LOW_POLICY_CONFIDENCE = "low_policy_confidence"
+PRIORITY_COMPLAINT = "priority_complaint"
+ESCALATION_REASONS = (
+    ASKED_FOR_HUMAN, NOT_UNDERSTOOD_TWICE, NONE_OF_THE_TOPICS, LOW_POLICY_CONFIDENCE, PRIORITY_COMPLAINT,
+)
+UNKNOWN_LEVEL = "unknown"
+# A topic is what the user came for; these intents say nothing about it.
+NOT_A_TOPIC = frozenset({
+    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "inform", "nlu_fallback",
+})
+# Topic of a conversation whose every message went to an agent.
+RELAYED_ONLY = "relayed_to_agent"
+OPEN_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    at: datetime
+    intent: Optional[str]
+    relayed: bool  # sent while a person had the conversation (handoff_ticket set)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    reason: str
+    at: datetime
+
+    @property
+    def off_hours(self) -> bool:
+        return not clock.is_service_open(self.at)
+
+
+@dataclass(frozen=True)
+class FraudCheck:
+    at: datetime
+    level: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    sender_id: str
+    opened_at: datetime  # the session start
+    messages: Tuple[UserMessage, ...]
+    escalations: Tuple[Escalation, ...] = ()
+    fraud_checks: Tuple[FraudCheck, ...] = ()
+    tickets: Tuple[TicketRecord, ...] = ()
+
+    @property
+    def started_at(self) -> datetime:
+        """The first user message: when somebody actually asked something."""
+        return self.messages[0].at
+
+    @property
+    def topic(self) -> str:
+        answered = [message.intent for message in self.messages if not message.relayed and message.intent]
+        named = [intent for intent in answered if intent not in NOT_A_TOPIC]
+        if named:
+            return named[0]
+        return answered[0] if answered else RELAYED_ONLY
+
+    @property
+    def contained(self) -> bool:
+        return not self.escalations and not any(ticket.status in OPEN_STATUSES for ticket in self.tickets)
+
+    def seconds_before_escalation(self) -> Optional[float]:
+        if not self.escalations:
+            return None
+        # Tickets carry the action server's clock: never report a negative wait.
+        return max(0.0, (self.escalations[0].at - self.started_at).total_seconds())
+
+
+def conversations_from(
+    events: Iterable[StoredEvent], tickets: Iterable[TicketRecord], fraud_labels: Mapping[str, str]
+) -> List[Conversation]:
+    """The conversations of ``events`` with their tickets, oldest session first."""
+    sessions = attach_tickets(build_sessions(events, fraud_labels), tickets)
+    return [session for session in sessions if session.messages]
+
+
+def build_sessions(events: Iterable[StoredEvent], fraud_labels: Mapping[str, str]) -> List[Conversation]:
+    """Every session of the events (also those without a user message), oldest first."""
+    senders: Dict[str, _SenderState] = {}
+    for event in events:
+        state = senders.setdefault(event.sender_id, _SenderState(event.sender_id, fraud_labels))
+        state.take(event)
+    drafts = [draft for state in senders.values() for draft in state.finish()]
+    return sorted((draft.freeze() for draft in drafts), key=lambda session: (session.opened_at, session.sender_id))
+
+
+def attach_tickets(sessions: List[Conversation], tickets: Iterable[TicketRecord]) -> List[Conversation]:
+    """Each ticket added to the session open when it was created; priority complaints escalate."""
+    by_sender: Dict[str, List[int]] = defaultdict(list)
+    for index, session in enumerate(sessions):
+        by_sender[session.sender_id].append(index)
+    found: Dict[int, List[TicketRecord]] = defaultdict(list)
+    for ticket in tickets:
+        index = _session_open_at(sessions, by_sender.get(ticket.sender_id, []), ticket.created_at)
+        if index is not None:
+            found[index].append(ticket)
+    return [_with_tickets(session, found.get(index, [])) for index, session in enumerate(sessions)]
+
+
+def fraud_level_in(text: Optional[str], labels: Mapping[str, str]) -> Optional[str]:
+    """The risk level whose label (cases.yml fraud.level_labels) the bot's text names."""
+    # Longest label first, in case one label ever contains another.
+    for level, label in sorted(labels.items(), key=lambda item: -len(item[1])):
+        if label and label in (text or ""):
+            return level
+    return None
+
+
+def _session_open_at(sessions: List[Conversation], indexes: List[int], moment: datetime) -> Optional[int]:
+    openings = [sessions[index].opened_at for index in indexes]  # sorted: sessions are
+    position = bisect.bisect_right(openings, moment)
+    return indexes[position - 1] if position else None
+
+
+def _with_tickets(session: Conversation, tickets: List[TicketRecord]) -> Conversation:
+    if not tickets:
+        return session
+    priority = [
+        Escalation(PRIORITY_COMPLAINT, ticket.created_at)
+        for ticket in tickets if ticket.kind == TicketKind.COMPLAINT and ticket.priority
+    ]
+    escalations = tuple(sorted(session.escalations + tuple(priority), key=lambda escalation: escalation.at))
+    return dataclasses.replace(session, tickets=session.tickets + tuple(tickets), escalations=escalations)
+
+
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=clock.service_timezone())
+
+
+@dataclass
+class _Draft:
+    sender_id: str
+    opened_at: datetime
+    messages: List[UserMessage] = field(default_factory=list)
+    escalations: List[Escalation] = field(default_factory=list)
+    fraud_checks: List[FraudCheck] = field(default_factory=list)
+
+    def freeze(self) -> Conversation:
+        return Conversation(
+            self.sender_id, self.opened_at, tuple(self.messages), tuple(self.escalations), tuple(self.fraud_checks)
+        )
+
+
+class _SenderState:
+    """One sender's events, in the order written, turned into sessions."""
+
+    def __init__(self, sender_id: str, fraud_labels: Mapping[str, str]) -> None:
+        self._sender_id = sender_id
+        self._fraud_labels = fraud_labels
+        self._sessions: List[_Draft] = []
+        # The handoff slot carries over into new sessions, like the bot's slots.
+        self._handed_off = False
+        self._last_intent: Optional[str] = None
+        self._fraud_check_at: Optional[datetime] = None  # its level is in the next bot message
+
+    def take(self, event: StoredEvent) -> None:
+        if event.type_name == "action" and event.name == "action_session_start":
+            return  # written just before session_started: it belongs to the new session, not the old
+        at = _moment(event.timestamp)
+        if event.type_name == "session_started" or not self._sessions:
+            self._start_session(at)
+        handler = getattr(self, f"_on_{event.type_name}", None)
+        if handler is not None:
+            handler(event, at)
+
+    def finish(self) -> List[_Draft]:
+        self._settle_fraud_check(None)
+        return self._sessions
+
+    @property
+    def _session(self) -> _Draft:
+        return self._sessions[-1]
+
+    def _start_session(self, at: datetime) -> None:
+        self._settle_fraud_check(None)
+        self._sessions.append(_Draft(self._sender_id, at))
+        self._last_intent = None
+
+    def _on_restart(self, _event: StoredEvent, _at: datetime) -> None:
+        self._handed_off = False
+
+    def _on_slot(self, event: StoredEvent, _at: datetime) -> None:
+        if event.name == HANDOFF_SLOT:
+            self._handed_off = bool(event.value)
+
+    def _on_user(self, event: StoredEvent, at: datetime) -> None:
+        self._settle_fraud_check(None)
+        self._session.messages.append(UserMessage(at, event.name, self._handed_off))
+        self._last_intent = event.name
+
+    def _on_bot(self, event: StoredEvent, _at: datetime) -> None:
+        level = fraud_level_in(event.text, self._fraud_labels) if self._fraud_check_at else None
+        if level:
+            self._settle_fraud_check(level)
+
+    def _on_action(self, event: StoredEvent, at: datetime) -> None:
+        if event.name == "action_listen":
+            return
+        self._settle_fraud_check(None)
+        reason = self._escalation_reason(event.name)
+        if reason:
+            self._session.escalations.append(Escalation(reason, at))
+        if event.name == "action_fraud_check":
+            self._fraud_check_at = at
+
+    def _escalation_reason(self, action: Optional[str]) -> Optional[str]:
+        if action == "utter_escalate":
+            return ASKED_FOR_HUMAN
+        if action == "utter_default":
+            return NONE_OF_THE_TOPICS if self._last_intent == "deny" else NOT_UNDERSTOOD_TWICE
+        if action == "action_default_fallback":
+            return LOW_POLICY_CONFIDENCE
+        return None
+
+    def _settle_fraud_check(self, level: Optional[str]) -> None:
+        """Record the pending fraud check; without a level once its answer is over."""
+        if self._fraud_check_at is None:
+            return
+        self._session.fraud_checks.append(FraudCheck(self._fraud_check_at, level or UNKNOWN_LEVEL))
+        self._fraud_check_at = None
