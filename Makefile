@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font
+.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
@@ -93,6 +93,12 @@ cjk-font:
 
 bench: train
 	$(BIN)/python bench/latency.py
+
+# Scale-out: 1/10/50 conversations on one and two instances (production
+# profile), turn 1 against turn 200, the stock configuration, training and
+# start-up (about 25 minutes; bench/results/scale.json).
+bench-scale: train
+	$(BIN)/python bench/scale.py --sticky --wait-for-quiet 900
 
 lock: install
 	$(BIN)/python -m pip freeze | grep -v '^-e' > requirements.txt.new
