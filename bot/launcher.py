@@ -198,8 +198,9 @@ class BotServers:
         return command
 
     def _endpoints_file(self) -> Path:
-        if self.profile == "production" or (self._endpoints and not self._tracker_db):
-            return self._endpoints
+        """The endpoints file, pointed at this action server's port (and tracker database)."""
+        if self.profile == "production":
+            return self._endpoints  # its action endpoint comes from ACTION_ENDPOINT_URL
         endpoints = yaml.safe_load((self._endpoints or ROOT / "endpoints.yml").read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}
         if self._tracker_db:
