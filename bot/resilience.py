@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 from typing import Any, Deque, List, Set, Tuple
 
 import aiohttp
@@ -26,6 +25,7 @@ from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet
 from rasa.shared.exceptions import RasaException
 
 from bot.services.replies import reply
+from bot.settings import env_number
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,7 @@ _TOLD_SET: Set[Tuple[str, Any]] = set()
 
 
 def action_timeout() -> float:
-    try:
-        value = float(os.environ.get("ACTION_TIMEOUT_SECONDS", DEFAULT_ACTION_TIMEOUT_SECONDS))
-    except ValueError:
-        return DEFAULT_ACTION_TIMEOUT_SECONDS
-    return value if value > 0 else DEFAULT_ACTION_TIMEOUT_SECONDS
+    return env_number("ACTION_TIMEOUT_SECONDS", DEFAULT_ACTION_TIMEOUT_SECONDS)
 
 
 async def run_or_point_to_a_person(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:

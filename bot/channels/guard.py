@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
 from bot.security.rate_limit import RateLimiter
+from bot.settings import env_number
 from bot.security.secrets import mask_secrets
 from bot.services.replies import reply
 from bot.text import strip_invisible
@@ -42,9 +42,9 @@ class GuardSettings:
     @classmethod
     def from_env(cls) -> "GuardSettings":
         return cls(
-            max_message_chars=_env_number("MAX_MESSAGE_CHARS", cls.max_message_chars, int),
-            rate_limit_messages=_env_number("RATE_LIMIT_MESSAGES", cls.rate_limit_messages, int),
-            rate_limit_seconds=_env_number("RATE_LIMIT_SECONDS", cls.rate_limit_seconds, float),
+            max_message_chars=env_number("MAX_MESSAGE_CHARS", cls.max_message_chars, int),
+            rate_limit_messages=env_number("RATE_LIMIT_MESSAGES", cls.rate_limit_messages, int),
+            rate_limit_seconds=env_number("RATE_LIMIT_SECONDS", cls.rate_limit_seconds, float),
         )
 
 
@@ -86,15 +86,3 @@ async def _tell(message: UserMessage, reply_name: str, **values: Any) -> None:
     if message.output_channel is None:
         return
     await message.output_channel.send_text_message(message.sender_id, reply(reply_name, **values)["text"])
-
-
-def _env_number(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        logger.warning("%s=%r is not a number; using %s", name, raw, default)
-        return default
-    return value if value > 0 else default

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any, Dict
 
 import yaml
 
 from bot.facts import KNOWLEDGE_DIR
+from bot.settings import env_number
 
 CASES_FILE = KNOWLEDGE_DIR / "cases.yml"
 
@@ -20,10 +20,5 @@ def case_rules() -> Dict[str, Any]:
 
 def priority_amount_yuan() -> float:
     """The complaint amount above which a complaint is priority (env overrides the file)."""
-    configured = os.environ.get("PRIORITY_AMOUNT_YUAN")
-    if configured:
-        try:
-            return float(configured)
-        except ValueError:
-            pass
-    return float(case_rules()["complaint"]["priority_amount_yuan"])
+    from_file = float(case_rules()["complaint"]["priority_amount_yuan"])
+    return env_number("PRIORITY_AMOUNT_YUAN", from_file, positive=False)
