@@ -96,7 +96,7 @@ bench: train
 
 # Scale-out: 1/10/50 conversations on one and two instances (production
 # profile), turn 1 against turn 200, the stock configuration, training and
-# start-up (about 25 minutes; bench/results/scale.json).
+# start-up (about 17 minutes, plus 4 to train the stock model; bench/results/scale.json).
 bench-scale: train
 	$(BIN)/python bench/scale.py --sticky --wait-for-quiet 900
 
