@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import MESSAGES  # noqa: E402
+from bench.latency import MESSAGES, SERVER_ENV  # noqa: E402
 from bot.launcher import _ensure_port_free  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -45,7 +45,7 @@ FunctionKey = Tuple[str, int, str]
 
 def start_action_server(port: int, log: Path, timeout: float = 120) -> subprocess.Popen:
     _ensure_port_free(port)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "SANIC_HOST": "127.0.0.1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANIC_HOST": "127.0.0.1"}
     process = subprocess.Popen(
         [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -83,7 +83,8 @@ def load_agent(scratch: Path, actions_port: int):
     return Agent.load(
         str(ROOT / "models" / "triage.tar.gz"),
         tracker_store=store,
-        action_endpoint=EndpointConfig(f"http://127.0.0.1:{actions_port}/webhook"),
+        action_endpoint=EndpointConfig.from_dict(
+            {**endpoints["action_endpoint"], "url": f"http://127.0.0.1:{actions_port}/webhook"}),
         generator=EndpointConfig(type="bot.nlg.ServiceNaturalLanguageGenerator"),
     )
 
@@ -131,6 +132,7 @@ def main() -> int:
         "early": range(0, cycle), "late": range(args.turns - cycle, args.turns),
     }
     with tempfile.TemporaryDirectory() as scratch:
+        os.environ.update(SERVER_ENV, DATABASE_URL=f"sqlite:///{scratch}/service.db")
         actions = start_action_server(args.actions_port, Path(scratch) / "actions.log")
         try:
             quiet_logging()

@@ -73,22 +73,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from bot.launcher import VENV_BIN, BotServers  # noqa: E402
-from latency import MESSAGES, describe  # noqa: E402
+from latency import MESSAGES, SERVER_ENV, describe  # noqa: E402
 
-# bench/latency.py's mix, with its case flows carried through so that they
-# call the action server the way real ones do: the refund gets its order
-# number, the parcel a real tracking number, the complaint its story and
-# 「没有订单」, and the handoff is followed by a relayed message and
-# 「回到机器人」 (in latency.py every message after 「转人工」 is relayed to the
-# agent). 12 of the 20 messages call the action server.
-ADDED = {"261112-405829173664021", "快递到哪了 YD4318827305516", "买的面霜是假的，商家不承认", "没有订单", "回到机器人"}
-CONVERSATION = [
-    "你好", "客服电话多少", "我要退款", "261112-405829173664021", "快递到哪了 YD4318827305516",
-    "人工客服几点下班", "有人说是拼多多客服让我转账到安全账户", "谢谢", "我要投诉商家卖假货",
-    "买的面霜是假的，商家不承认", "没有订单", "我的投诉处理到哪了", "我是商家 货款怎么提现",
-    "今天天气怎么样", "转人工", "改地址", "回到机器人", "那个东西", "不是", "拜拜",
-]
-assert len(CONVERSATION) == 20 and set(CONVERSATION) - ADDED <= set(MESSAGES)
 
 RASA_PORTS = [5805, 5806]
 ACTIONS_PORT = 5855
@@ -96,18 +82,6 @@ STOCK_RASA_PORT, STOCK_ACTIONS_PORT = 5815, 5865
 POSTGRES = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
 REDIS = dict(host="127.0.0.1", port=6379, db=1)
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
-# Daytime in Shanghai: handoffs open tickets (off hours they leave a message).
-DAYTIME = "2026-11-25T10:30:00+08:00"
-SERVER_ENV = {
-    "BOT_NOW": DAYTIME,
-    # The per-sender rate limit (20 messages / 10 s) would answer a no-pause
-    # conversation with "slow down" instead of processing it.
-    "RATE_LIMIT_MESSAGES": "1000000",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "RASA_TELEMETRY_ENABLED": "false",
-    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    "PYTHONWARNINGS": "ignore::DeprecationWarning",
-}
 CORES = os.cpu_count() or 1
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -484,7 +458,7 @@ async def person(session, urls: Sequence[str], index: int, conversations: int, t
             # Round robin per message: with two instances a conversation alternates between them
             # (sticky: each conversation stays on one instance, as a sticky load balancer does).
             url = urls[(index if sticky else index + turn) % len(urls)]
-            await say(session, url, sender, CONVERSATION[turn % len(CONVERSATION)], outcome)
+            await say(session, url, sender, MESSAGES[turn % len(MESSAGES)], outcome)
             if typing:
                 await asyncio.sleep(pauses.uniform(0.5, 1.5))
 
@@ -528,7 +502,7 @@ def warm_up(urls: Sequence[str]) -> None:
         async with client() as session:
             for url in urls:
                 outcome = Outcome()
-                for text in CONVERSATION:
+                for text in MESSAGES:
                     await say(session, url, f"warm-up-{uuid.uuid4().hex[:8]}", text, outcome)
                 if outcome.errors:
                     raise RuntimeError(f"warm-up on {url} failed: {outcome.errors[:3]}")
@@ -536,7 +510,7 @@ def warm_up(urls: Sequence[str]) -> None:
 
 
 def long_conversation(url: str, turns: int) -> Dict[str, Any]:
-    cycle = len(CONVERSATION)
+    cycle = len(MESSAGES)
     if turns < 2 * cycle or turns % cycle:
         raise SystemExit(f"--long-turns must be a multiple of {cycle}, at least {2 * cycle}")
 
@@ -545,7 +519,7 @@ def long_conversation(url: str, turns: int) -> Dict[str, Any]:
         meter = None
         async with client() as session:
             for turn in range(turns):
-                text = CONVERSATION[turn % cycle]
+                text = MESSAGES[turn % cycle]
                 if turn in (0, turns - cycle):  # CPU per message in the first and the last window
                     meter = CpuMeter().__enter__()
                 started = time.perf_counter()
@@ -578,7 +552,7 @@ def long_conversation(url: str, turns: int) -> Dict[str, Any]:
         "tracker_json_kb_at_end": round(len(json.dumps(measured["events"], ensure_ascii=False).encode()) / 1024),
         "cpu_first_window": measured["cpu"][0], "cpu_last_window": measured["cpu"][1],
         "per_message": [{"text": text, "first_ms": round(a, 1), "last_ms": round(b, 1)}
-                        for text, a, b in zip(CONVERSATION, first, last)],
+                        for text, a, b in zip(MESSAGES, first, last)],
         "first_answers": measured["first_answers"],
     }
 
@@ -641,7 +615,7 @@ def run_all(args: argparse.Namespace) -> Dict[str, Any]:
         "machine": {"cores": CORES, "rasa": rasa.__version__, "loadavg_at_start": loadavg(),
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "settings": {key: value for key, value in vars(args).items() if key != "out"},
-        "conversation": CONVERSATION, "startup_seconds": {}, "scale": [], "long": {},
+        "conversation": MESSAGES, "startup_seconds": {}, "scale": [], "long": {},
     }
     results["settings"]["out"] = str(args.out)
     if args.wait_for_quiet:
@@ -972,8 +946,8 @@ def main() -> int:
     args.modes = [mode.strip() for mode in args.modes.split(",")]
     if set(args.modes) - {"typing", "load"}:
         parser.error("--modes: typing and/or load")
-    if args.long_turns < 40 or args.long_turns % len(CONVERSATION):
-        parser.error(f"--long-turns must be a multiple of {len(CONVERSATION)}, at least 40")
+    if args.long_turns < 40 or args.long_turns % len(MESSAGES):
+        parser.error(f"--long-turns must be a multiple of {len(MESSAGES)}, at least 40")
 
     if args.render:
         results = json.loads(args.out.read_text(encoding="utf-8"))
