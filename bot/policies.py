@@ -12,10 +12,11 @@ HandoffPolicy keeps the bot quiet while a person has the conversation.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import dataclasses
+from typing import Any, Dict, List, Optional, Set, Text
 
 from rasa.core.policies.memoization import MemoizationPolicy
-from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -28,83 +29,112 @@ from rasa.shared.core.constants import (
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
-    ActionReverted,
     ActiveLoop,
     AllSlotsReset,
     Event,
-    Restarted,
-    SessionStarted,
+    FollowupAction,
     SlotSet,
-    UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
 DEFAULT_RECENT_ACTIONS = 12
-_RESETS = (Restarted, SessionStarted, AllSlotsReset)
-_REVERTS = (UserUtteranceReverted, ActionReverted)
+# Memoization skips turns that only rules know (Rasa hides them from stories),
+# so its last states may lie further back; it looks that far, up to this many
+# actions. Older story turns than that no longer steer it.
+DEFAULT_MAX_RECENT_ACTIONS = 120
 # /restart, /back and /session_start keep Rasa's own handling during a handoff.
 _RASA_CONTROL_INTENTS = {USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_START}
 
 
 def recent_tracker(
-    tracker: DialogueStateTracker, domain: Domain, recent_actions: int
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    recent_actions: int,
+    story_actions: int = 0,
+    max_actions: int = DEFAULT_MAX_RECENT_ACTIONS,
 ) -> DialogueStateTracker:
     """A tracker holding the last ``recent_actions`` actions of ``tracker``.
 
-    Returns ``tracker`` itself when it is short, when reverts in the window
-    could reach past its start, or when a loop (form) is involved: Rasa folds
-    a loop's turns together back to its previous run, which may lie before
-    the window, so only the whole history is exact then.
+    The window is cut from the *applied* events, which Rasa's state building
+    reads: reverted turns are already gone and a form's turns already folded
+    together, so the window's own applied events are the window itself and its
+    states are the last states of the whole conversation. What policies read
+    besides states (latest message and action, loop flags) is the live tracker's. With
+    ``story_actions``, the window also holds that many actions not hidden from
+    stories (see DEFAULT_MAX_RECENT_ACTIONS). Returns ``tracker`` itself when
+    it is short.
     """
-    events = list(tracker.events)
-    start = _window_start(events, recent_actions)
+    applied = tracker.applied_events()
+    start = _window_start(applied, recent_actions, story_actions, max_actions, set(domain.form_names))
     if start is None:
         return tracker
-    window = events[start:]
-    if _reverts_may_leave_window(window) or _involves_loop(tracker, window):
-        return tracker
-    # State at the window's start comes from the applied events (reverted
-    # slot changes do not count), which Rasa keeps up to date anyway.
-    applied = tracker.applied_events()
-    position = _position_of(applied, events[start])
-    if position is None:
-        return tracker
-    prefix = _slots_at(applied[:position], window, tracker, domain)
-    return DialogueStateTracker.from_events(
+    before, window = applied[:start], applied[start:]
+    prefix = _slots_at(before, window, tracker, domain) + _loop_at(before)
+    recent = DialogueStateTracker.from_events(
         tracker.sender_id, prefix + window, slots=domain.slots, domain=domain
     )
+    return _with_current_view(recent, tracker)
 
 
-def _involves_loop(tracker: DialogueStateTracker, window: List[Event]) -> bool:
-    return tracker.active_loop_name is not None or any(isinstance(e, ActiveLoop) for e in window)
+def _with_current_view(recent: DialogueStateTracker, tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """The live tracker's latest message, action and loop flags on ``recent``.
+
+    Policies read these from the tracker as logged, while states come from the
+    applied events, where a form's turns are folded away (its latest message too).
+    """
+    recent.latest_message = tracker.latest_message
+    recent.latest_action = dict(tracker.latest_action)
+    recent.latest_bot_utterance = tracker.latest_bot_utterance
+    recent.followup_action = tracker.followup_action
+    recent.active_loop = dataclasses.replace(tracker.active_loop) if tracker.active_loop else None
+    return recent
 
 
-def _position_of(events: List[Event], wanted: Event) -> Optional[int]:
-    for index in range(len(events) - 1, -1, -1):
-        if events[index] is wanted:
+def _window_start(
+    applied: List[Event], recent_actions: int, story_actions: int, max_actions: int, loops: Set[Text]
+) -> Optional[int]:
+    """Index of the action_listen that opens the window, None if no cut is needed.
+
+    With ``story_actions``, the window also reaches back to a story turn right
+    after a user message that has ``story_actions`` story turns after it:
+    from there on, the states stories see are built from the window alone
+    (Rasa carries the previous story action and user message over hidden turns).
+    """
+    seen = story = 0
+    anchored = story_actions == 0
+    later: Optional[ActionExecuted] = None
+    followup = False
+    for index in range(len(applied) - 1, 0, -1):
+        event = applied[index]
+        if isinstance(event, FollowupAction):
+            followup = True
+        if not isinstance(event, ActionExecuted):
+            continue
+        if later is not None and _is_story_turn(later, event, followup, loops):
+            anchored = anchored or (story >= story_actions and event.action_name == ACTION_LISTEN_NAME)
+            story += 1
+        later, followup, seen = event, False, seen + 1
+        enough = seen >= recent_actions and (anchored or seen >= max_actions)
+        if enough and event.action_name == ACTION_LISTEN_NAME:
             return index
     return None
 
 
-def _window_start(events: List[Event], recent_actions: int) -> Optional[int]:
-    """Index of the action_listen that opens the window, None if no cut is needed."""
-    seen = 0
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if isinstance(event, ActionExecuted):
-            seen += 1
-            if seen >= recent_actions and event.action_name == ACTION_LISTEN_NAME:
-                return index if index > 0 else None
-    return None
+def _is_story_turn(action: ActionExecuted, previous: ActionExecuted, followup: bool, loops: Set[Text]) -> bool:
+    """Whether Rasa surely keeps ``action``'s turn in the states stories see.
+
+    It drops turns only rules know; after a loop's own action or a follow-up,
+    the turn inherits that from the turn before, so those are not counted.
+    """
+    return not action.hide_rule_turn and not followup and previous.action_name not in loops
 
 
-def _reverts_may_leave_window(window: List[Event]) -> bool:
-    reverts = sum(isinstance(event, _REVERTS) for event in window)
-    listens = sum(
-        isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME
-        for event in window
-    )
-    return reverts > 0 and reverts >= listens - 1
+def _loop_at(before: List[Event]) -> List[Event]:
+    """The event activating the loop that is active where the window starts."""
+    for event in reversed(before):
+        if isinstance(event, ActiveLoop):
+            return [ActiveLoop(event.name)] if event.name else []
+    return []
 
 
 def _slots_at(
@@ -113,16 +143,23 @@ def _slots_at(
     tracker: DialogueStateTracker,
     domain: Domain,
 ) -> List[Event]:
-    """SlotSet events recreating the slot values where the window starts."""
-    resets_in_window = any(isinstance(event, _RESETS) for event in window)
+    """SlotSet events recreating the slot values where the window starts.
+
+    Only slots that shape the dialogue states need their value from before
+    the window (found by reading back); for the others, any start value gives
+    the same states and the window's own SlotSets give the same final value.
+    """
+    resets_in_window = any(isinstance(event, AllSlotsReset) for event in window)
     changed_in_window = {event.key for event in window if isinstance(event, SlotSet)}
     prefix: List[Event] = []
     for name, slot in tracker.slots.items():
-        if resets_in_window or name in changed_in_window:
-            value = _last_value_before(before, name, _initial_value(domain, name))
+        initial = _initial_value(domain, name)
+        changed = resets_in_window or name in changed_in_window
+        if changed and slot.influence_conversation:
+            value = _last_value_before(before, name, initial)
         else:
             value = slot.value
-        if value != _initial_value(domain, name):
+        if value != initial:
             prefix.append(SlotSet(name, value))
     return prefix
 
@@ -138,7 +175,7 @@ def _last_value_before(events: List[Event], slot_name: Text, initial: Any) -> An
     for event in reversed(events):
         if isinstance(event, SlotSet) and event.key == slot_name:
             return event.value
-        if isinstance(event, _RESETS):
+        if isinstance(event, AllSlotsReset):
             return initial
     return initial
 
@@ -153,22 +190,37 @@ class _RecentTurnsMixin:
         rule_only_data: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        recent = _recent_tracker_once(tracker, domain, self.config["recent_actions"])
+        recent = _recent_tracker_once(tracker, domain, **self._window())
         return super().predict_action_probabilities(recent, domain, rule_only_data, **kwargs)
 
+    def _window(self) -> Dict[Text, int]:
+        # Story-trained policies skip rule-only turns: keep enough story turns.
+        stories_only = self.supported_data() == SupportedData.ML_DATA
+        max_history = self.config.get("max_history") or 0
+        return {
+            "recent_actions": self.config["recent_actions"],
+            "story_actions": max_history + 1 if stories_only else 0,
+            "max_actions": self.config["max_recent_actions"],
+        }
 
-# Both policies see the same tracker in one prediction: cut it once.
-_last_cut: Dict[Text, Any] = {}
+
+_WINDOW_DEFAULTS = {"recent_actions": DEFAULT_RECENT_ACTIONS, "max_recent_actions": DEFAULT_MAX_RECENT_ACTIONS}
+
+# The policies see the same tracker in one prediction: cut it once per window.
+_last_cuts: Dict[Any, Any] = {}
 
 
-def _recent_tracker_once(
-    tracker: DialogueStateTracker, domain: Domain, recent_actions: int
-) -> DialogueStateTracker:
-    # Holding the tracker itself (not its id) keeps the check exact.
-    key = (len(tracker.events), recent_actions, domain)
-    if _last_cut.get("tracker") is not tracker or _last_cut.get("key") != key:
-        _last_cut.update(tracker=tracker, key=key, recent=recent_tracker(tracker, domain, recent_actions))
-    return _last_cut["recent"]
+def _recent_tracker_once(tracker: DialogueStateTracker, domain: Domain, **window: int) -> DialogueStateTracker:
+    # Holding the tracker and domain themselves (not their ids) keeps the
+    # check exact; a Domain's own hash and equality fingerprint all of it.
+    same = _last_cuts.get("tracker") is tracker and _last_cuts.get("domain") is domain
+    if not same or _last_cuts.get("length") != len(tracker.events):
+        _last_cuts.clear()
+        _last_cuts.update(tracker=tracker, domain=domain, length=len(tracker.events))
+    key = tuple(sorted(window.items()))
+    if key not in _last_cuts:
+        _last_cuts[key] = recent_tracker(tracker, domain, **window)
+    return _last_cuts[key]
 
 
 @DefaultV1Recipe.register(
@@ -179,7 +231,7 @@ class RecentTurnsRulePolicy(_RecentTurnsMixin, RulePolicy):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**RulePolicy.get_default_config(), "recent_actions": DEFAULT_RECENT_ACTIONS}
+        return {**RulePolicy.get_default_config(), **_WINDOW_DEFAULTS}
 
 
 @DefaultV1Recipe.register(
@@ -190,7 +242,7 @@ class RecentTurnsMemoizationPolicy(_RecentTurnsMixin, MemoizationPolicy):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**MemoizationPolicy.get_default_config(), "recent_actions": DEFAULT_RECENT_ACTIONS}
+        return {**MemoizationPolicy.get_default_config(), **_WINDOW_DEFAULTS}
 
 
 @DefaultV1Recipe.register(
