@@ -202,7 +202,8 @@ class BotServers:
         if self.profile == "production":
             return self._endpoints  # its action endpoint comes from ACTION_ENDPOINT_URL
         endpoints = yaml.safe_load((self._endpoints or ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{self.actions_port}/webhook"}
+        endpoints["action_endpoint"] = {
+            **(endpoints.get("action_endpoint") or {}), "url": f"http://127.0.0.1:{self.actions_port}/webhook"}
         if self._tracker_db:
             endpoints["tracker_store"]["db"] = str(self._tracker_db)
         path = Path(self._workdir.name) / "endpoints.yml"

@@ -7,20 +7,17 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
-import json
-import operator
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Set, Text
 
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
     ActionReverted,
     ActiveLoop,
-    EntitiesAdded,
     Event,
     Restarted,
     SessionStarted,
+    SlotSet,
     UserUttered,
     UserUtteranceReverted,
 )
@@ -134,141 +131,55 @@ def _action_response_validator() -> Any:
 # --- Custom action calls ---------------------------------------------------
 #
 # On every custom action call Rasa sends the tracker with *all* its events
-# (``current_state(EventVerbosity.ALL)``) and serialises every event again:
-# at turn 200 of a conversation, about 1,000 events and 570 kB of JSON,
-# 8.5 ms of ``as_dict`` and ``json.dumps`` per call in the Rasa server.
+# (``current_state(EventVerbosity.ALL)``), serialised afresh: at turn 200 of a
+# conversation about 1,000 events and 570 kB of JSON, which Rasa writes and the
+# action server parses on every call, so each call costs more as the
+# conversation grows.
 #
-# Fixed here: the call carries the events from the tracker's latest session
-# start or restart (SessionStarted or Restarted, included), which is the
-# session the tracker store returns, and every other field of the tracker
+# Fixed here: the call carries the events of the current session from the
+# action_listen before the user's last ACTION_CALL_USER_MESSAGES messages on
+# (the whole session when it is shorter), and every other field of the tracker
 # state exactly as Rasa makes it (slots, latest_message, active_loop, ...).
-# Each event is serialised once: the texts of the current session of recent
-# conversations are kept (events are not changed once logged; EntitiesAdded,
-# the one event that changes an earlier one, turns the reuse off for that
-# session), and the request body is put together from them, byte for byte
-# what ``json.dumps`` writes. The whole session is still sent, so the action
-# server still parses it: about 7 ms more of its CPU per call at 1,000 events.
+# The actions read slots and the latest message from those fields and only
+# look back a few messages in the events (the handoff summary, a case's
+# story), so they answer the same.
 
+ACTION_CALL_USER_MESSAGES = 20
 _SESSION_STARTS = (SessionStarted, Restarted)
-# Upper bounds of the serialised events kept: characters (~bytes) and conversations.
-SERIALISED_EVENTS_BUDGET = 64 * 2**20
-SERIALISED_EVENTS_CONVERSATIONS = 2000
 
 
-def last_session_start(events: List[Event]) -> Optional[int]:
-    """Index of the last SessionStarted or Restarted event, None if there is none."""
+def recent_call_events(events: Iterable[Event], user_messages: int = ACTION_CALL_USER_MESSAGES) -> List[Event]:
+    """The events an action call carries: the current session, its last ``user_messages`` messages at most."""
+    events = list(events)
+    seen = 0
     for index in range(len(events) - 1, -1, -1):
-        if isinstance(events[index], _SESSION_STARTS):
-            return index
-    return None
+        event = events[index]
+        if isinstance(event, _SESSION_STARTS):
+            return events[index:]
+        if isinstance(event, UserUttered):
+            seen += 1
+            if seen == user_messages:
+                return events[_listen_before(events, index):]
+    return events
 
 
-class ActionCallEvents(list):
-    """The events of one action call (``Event.as_dict()`` each) and their JSON texts."""
-
-    def __init__(self, dicts: List[Dict[Text, Any]], texts: Optional[List[Text]] = None) -> None:
-        super().__init__(dicts)
-        self._dicts = tuple(dicts)
-        self._texts = None if texts is None else tuple(texts)
-
-    def as_json(self) -> Optional[Text]:
-        """``json.dumps(self)`` from the texts; None if unknown or the list was changed."""
-        if self._texts is None or len(self) != len(self._dicts):
-            return None
-        if not all(map(operator.is_, self, self._dicts)):
-            return None
-        return "[" + ", ".join(self._texts) + "]"
+def _listen_before(events: List[Event], index: int) -> int:
+    previous = index - 1
+    is_listen = previous >= 0 and isinstance(events[previous], ActionExecuted) and (
+        events[previous].action_name == ACTION_LISTEN_NAME
+    )
+    return previous if is_listen else index
 
 
-@dataclass
-class _SerialisedSession:
-    count: int  # tracker events covered
-    last_event: Event  # tracker.events[count - 1]
-    start: int  # index of the first event sent
-    first_event: Event  # tracker.events[start]
-    dicts: List[Dict[Text, Any]]
-    texts: List[Text]
-    chars: int
+def action_call_with_recent_events(self: Any, tracker: DialogueStateTracker, domain: Any) -> Dict[Text, Any]:
+    """``RemoteAction._action_call_format`` sending only :func:`recent_call_events`.
 
-
-class _SerialisedSessions:
-    """Serialised events of the current session of recent conversations (LRU)."""
-
-    def __init__(self) -> None:
-        self._sessions: "OrderedDict[Text, _SerialisedSession]" = OrderedDict()
-        self._chars = 0
-
-    def events_for(self, tracker: DialogueStateTracker) -> ActionCallEvents:
-        """The tracker's events from its latest session start or restart on."""
-        events, sender_id = tracker.events, tracker.sender_id
-        count = len(events)
-        entry = self._continued_entry(sender_id, events, count)
-        offset = entry.count if entry else 0
-        new = list(itertools.islice(events, offset, count))
-        restart = last_session_start(new)
-        if entry is None or restart is not None:
-            self.forget(sender_id)
-            entry, new, start = None, new[restart or 0:], offset + (restart or 0)
-        else:
-            start = entry.start
-        if any(isinstance(event, EntitiesAdded) for event in new):
-            # EntitiesAdded adds to an earlier UserUttered: serialise afresh, keep nothing.
-            self.forget(sender_id)
-            return ActionCallEvents([event.as_dict() for event in itertools.islice(events, start, count)])
-        if not new:
-            return ActionCallEvents(entry.dicts, entry.texts) if entry else ActionCallEvents([], [])
-        if entry is None:
-            entry = _SerialisedSession(0, new[0], start, new[0], [], [], 0)
-        dicts = [event.as_dict() for event in new]
-        texts = [json.dumps(event_dict) for event_dict in dicts]
-        entry.dicts.extend(dicts)
-        entry.texts.extend(texts)
-        entry.count, entry.last_event = count, events[count - 1]
-        self._store(sender_id, entry, sum(map(len, texts)))
-        return ActionCallEvents(entry.dicts, entry.texts)
-
-    def forget(self, sender_id: Text) -> None:
-        entry = self._sessions.pop(sender_id, None)
-        if entry is not None:
-            self._chars -= entry.chars
-
-    def _continued_entry(self, sender_id: Text, events: Any, count: int) -> Optional[_SerialisedSession]:
-        entry = self._sessions.get(sender_id)
-        if entry is None:
-            return None
-        # The same event objects at both ends: the tracker continues this one.
-        if entry.count <= count and events[entry.count - 1] is entry.last_event and (
-            events[entry.start] is entry.first_event
-        ):
-            return entry
-        self.forget(sender_id)
-        return None
-
-    def _store(self, sender_id: Text, entry: _SerialisedSession, added_chars: int) -> None:
-        entry.chars += added_chars
-        self._chars += added_chars
-        self._sessions[sender_id] = entry
-        self._sessions.move_to_end(sender_id)
-        while self._sessions and (
-            self._chars > SERIALISED_EVENTS_BUDGET or len(self._sessions) > SERIALISED_EVENTS_CONVERSATIONS
-        ):
-            _, evicted = self._sessions.popitem(last=False)
-            self._chars -= evicted.chars
-
-
-serialised_sessions = _SerialisedSessions()
-
-
-def action_call_with_session_events(self: Any, tracker: DialogueStateTracker, domain: Any) -> Dict[Text, Any]:
-    """``RemoteAction._action_call_format`` sending the events of the current session.
-
-    The same body as Rasa 3.6 builds, except ``tracker.events``: the events
-    from the latest SessionStarted or Restarted on (all if there is none).
+    The same body as Rasa 3.6 builds, except ``tracker.events``.
     """
     import rasa
 
     tracker_state = tracker.current_state(EventVerbosity.NONE)
-    tracker_state["events"] = serialised_sessions.events_for(tracker)
+    tracker_state["events"] = [event.as_dict() for event in recent_call_events(tracker.events)]
     result = {
         "next_action": self._name,
         "sender_id": tracker.sender_id,
@@ -282,59 +193,33 @@ def action_call_with_session_events(self: Any, tracker: DialogueStateTracker, do
     return result
 
 
-def dumps_request_body(body: Any) -> Text:
-    """``json.dumps(body)``; an action call's events come from their serialised texts."""
-    events_json = _serialised_events_of(body)
-    if events_json is None:
-        return json.dumps(body)
-    tracker_json = _dumps_object_with(body["tracker"], "events", events_json)
-    return _dumps_object_with(body, "tracker", tracker_json)
+def form_tracker_without_replay(
+    self: Any, current_tracker: DialogueStateTracker, additional_events: List[Event], domain: Any
+) -> DialogueStateTracker:
+    """``FormAction._temporary_tracker``: the tracker's clone with the form's new events.
 
+    Rasa builds it by replaying every event of the session, twice per form
+    turn. The clone has the same state without the replay; like Rasa's, it
+    marks the form's execution so that its new events can be told apart.
+    """
+    from rasa.shared.core.constants import REQUESTED_SLOT
 
-def _serialised_events_of(body: Any) -> Optional[Text]:
-    if not _is_str_keyed_dict(body) or not _is_str_keyed_dict(body.get("tracker")):
-        return None
-    events = body["tracker"].get("events")
-    return events.as_json() if isinstance(events, ActionCallEvents) else None
-
-
-def _is_str_keyed_dict(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(key, str) for key in value)
-
-
-def _dumps_object_with(mapping: Dict[Text, Any], raw_key: Text, raw_json: Text) -> Text:
-    # What json.dumps writes for a dict with str keys and default separators.
-    return "{" + ", ".join(
-        f"{json.dumps(key)}: {raw_json if key == raw_key else json.dumps(value)}"
-        for key, value in mapping.items()
-    ) + "}"
-
-
-def endpoint_session_with_fast_json(self: Any) -> Any:
-    """``EndpointConfig.session`` of Rasa 3.6 with :func:`dumps_request_body` as JSON encoder."""
-    import aiohttp
-    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
-
-    auth = None
-    if self.basic_auth:
-        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
-    return aiohttp.ClientSession(
-        headers=self.headers,
-        auth=auth,
-        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-        json_serialize=dumps_request_body,
-    )
+    temporary = clone_tracker(current_tracker)
+    marks = [SlotSet(REQUESTED_SLOT, self.get_slot_to_fill(current_tracker)), ActionExecuted(self.name())]
+    for event in marks + list(additional_events):
+        temporary.update(event)
+    return temporary
 
 
 def apply() -> None:
     from rasa.core.actions.action import RemoteAction
-    from rasa.utils.endpoints import EndpointConfig
+    from rasa.core.actions.forms import FormAction
 
     if ORIGINALS:
         return
     ORIGINALS.update(
         action_call_format=RemoteAction._action_call_format,
-        endpoint_session=EndpointConfig.session,
+        form_temporary_tracker=FormAction._temporary_tracker,
     )
 
     # Rasa checks the action-response JSON schema itself on every custom
@@ -346,10 +231,10 @@ def apply() -> None:
     DialogueStateTracker.copy = clone_tracker
     # applied_events() runs several times per message over the whole history.
     DialogueStateTracker.applied_events = incremental_applied_events
-    # Every custom action call serialised the whole conversation again and
-    # sent events of earlier sessions too (see "Custom action calls" above).
-    RemoteAction._action_call_format = action_call_with_session_events
-    EndpointConfig.session = endpoint_session_with_fast_json
+    # Every custom action call serialised the whole conversation (see
+    # "Custom action calls" above), and every form turn replayed it.
+    RemoteAction._action_call_format = action_call_with_recent_events
+    FormAction._temporary_tracker = form_tracker_without_replay
 
 
 apply()

@@ -14,7 +14,6 @@ from rasa.shared.core.events import (
     ActionReverted,
     ActiveLoop,
     BotUttered,
-    EntitiesAdded,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -22,7 +21,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
 )
 from rasa.shared.core.slots import TextSlot
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import Tracker as SdkTracker
 
@@ -83,37 +82,37 @@ def test_changing_a_clone_leaves_the_original_alone():
     assert len(tracker.events) == 2
 
 
-# --- Custom action calls: the current session's events, each serialised once ---
+# --- Custom action calls: the recent events of the current session -----------
 
 DOMAIN = Domain.from_dict({
     "intents": ["refund", "logistics"],
     "entities": ["order_id"],
     "slots": {"order_id": {"type": "text", "mappings": [{"type": "from_entity", "entity": "order_id"}]}},
-    "actions": ["action_ask_which_topic"],
+    "actions": ["action_ask_which_topic", "validate_refund_form"],
     "forms": {"refund_form": {"required_slots": ["order_id"]}},
-    "responses": {"utter_refund": [{"text": "r"}]},
+    "responses": {"utter_refund": [{"text": "r"}], "utter_ask_order_id": [{"text": "单号？"}]},
 })
 ACTION = RemoteAction("action_ask_which_topic", EndpointConfig("http://127.0.0.1:9/webhook"))
+USER_MESSAGES = rasa_fixes.ACTION_CALL_USER_MESSAGES
 
 
-def session_start(events) -> int:
-    starts = [index for index, event in enumerate(events) if isinstance(event, (SessionStarted, Restarted))]
-    return starts[-1] if starts else 0
+def expected_events(event_dicts):
+    """The session's events from the action_listen before its 20th-last user message."""
+    starts = [i for i, event in enumerate(event_dicts) if event["event"] in ("session_started", "restart")]
+    session = event_dicts[starts[-1]:] if starts else event_dicts
+    users = [i for i, event in enumerate(session) if event["event"] == "user"]
+    if len(users) < USER_MESSAGES:
+        return session
+    cut = users[-USER_MESSAGES]
+    if cut > 0 and session[cut - 1] == {**session[cut - 1], "event": "action", "name": "action_listen"}:
+        cut -= 1
+    return session[cut:]
 
 
-def rasas_call_with_session_events(tracker):
-    """What Rasa sends, with the events from the latest session start or restart."""
+def rasas_call_with_recent_events(tracker):
     body = rasa_fixes.ORIGINALS["action_call_format"](ACTION, tracker, DOMAIN)
-    body["tracker"]["events"] = body["tracker"]["events"][session_start(tracker.events):]
+    body["tracker"]["events"] = expected_events(body["tracker"]["events"])
     return body
-
-
-def assert_call_is_rasas_with_session_events(tracker):
-    body = ACTION._action_call_format(tracker, DOMAIN)
-    expected = rasas_call_with_session_events(tracker)
-    assert body == expected
-    # Byte for byte what json.dumps writes (what aiohttp sends by default).
-    assert rasa_fixes.dumps_request_body(body) == json.dumps(expected)
 
 
 def conversation_events(seed: int, count: int):
@@ -140,12 +139,12 @@ def conversation_events(seed: int, count: int):
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_action_call_is_rasas_with_the_session_events_after_every_new_event(seed):
+def test_action_call_is_rasas_with_the_recent_events_after_every_new_event(seed):
     tracker = DialogueStateTracker(f"call-{seed}", DOMAIN.slots)
     tracker.model_id, tracker.assistant_id = "model", "assistant"
-    for event in conversation_events(seed, 150):
+    for event in conversation_events(seed, 300):
         tracker.update(event, DOMAIN)
-        assert_call_is_rasas_with_session_events(tracker)
+        assert ACTION._action_call_format(tracker, DOMAIN) == rasas_call_with_recent_events(tracker)
 
 
 def test_only_the_current_session_is_sent_and_the_state_is_rasas():
@@ -160,102 +159,34 @@ def test_only_the_current_session_is_sent_and_the_state_is_rasas():
         "session_started", "slot", "action", "user", "active_loop"]
     rasas = rasa_fixes.ORIGINALS["action_call_format"](ACTION, tracker, DOMAIN)
     assert {**body["tracker"], "events": None} == {**rasas["tracker"], "events": None}
-    sdk_tracker = SdkTracker.from_dict(json.loads(rasa_fixes.dumps_request_body(body))["tracker"])
-    assert sdk_tracker.get_slot("order_id") == "7"
-    assert sdk_tracker.latest_message["text"] == "新的"
+
+
+def test_a_long_session_sends_its_last_messages_and_the_action_still_sees_everything_it_reads():
+    events = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+              UserUttered("单号 261112-405829173664021", {"name": "refund"}), SlotSet("order_id", "261112"),
+              ActionExecuted("refund_form"), ActiveLoop("refund_form"), ActionExecuted("action_listen")]
+    for turn in range(60):
+        events += [UserUttered(f"第{turn}句", {"name": "logistics"}), ActionExecuted("utter_refund"),
+                   BotUttered("好的"), ActionExecuted("action_listen")]
+    tracker = DialogueStateTracker.from_events("long", events, slots=DOMAIN.slots)
+
+    body = json.loads(json.dumps(ACTION._action_call_format(tracker, DOMAIN)))
+
+    sent = body["tracker"]["events"]
+    assert sent[0] == {**sent[0], "event": "action", "name": "action_listen"}
+    assert [event["text"] for event in sent if event["event"] == "user"] == [f"第{n}句" for n in range(40, 60)]
+    sdk_tracker = SdkTracker.from_dict(body["tracker"])
+    assert sdk_tracker.get_slot("order_id") == "261112"
+    assert sdk_tracker.latest_message["text"] == "第59句"
     assert sdk_tracker.active_loop["name"] == "refund_form"
 
 
-def test_trackers_that_part_ways_each_get_their_own_events():
-    base = DialogueStateTracker.from_events("parted", conversation_events(7, 60), slots=DOMAIN.slots)
-    assert_call_is_rasas_with_session_events(base)
-    first, second = rasa_fixes.clone_tracker(base), rasa_fixes.clone_tracker(base)
-    for first_event, second_event in zip(conversation_events(8, 40), conversation_events(9, 40)):
-        first.update(first_event, DOMAIN)
-        assert_call_is_rasas_with_session_events(first)
-        second.update(second_event, DOMAIN)
-        assert_call_is_rasas_with_session_events(second)
-        assert_call_is_rasas_with_session_events(base)
-
-
-def test_a_tracker_reloaded_from_the_database_is_serialised_from_its_own_events():
-    tracker = DialogueStateTracker.from_events("reloaded", conversation_events(3, 80), slots=DOMAIN.slots)
-    assert_call_is_rasas_with_session_events(tracker)
-    reloaded = DialogueStateTracker.from_dict(
-        "reloaded", [event.as_dict() for event in tracker.events], DOMAIN.slots)
-    reloaded.update(SlotSet("order_id", "reloaded"))
-    assert_call_is_rasas_with_session_events(reloaded)
-
-
-def test_a_tracker_ending_with_the_same_events_but_starting_otherwise_is_not_mistaken():
-    events = conversation_events(11, 40)
-    tracker = DialogueStateTracker.from_events("same-end", events, slots=DOMAIN.slots)
-    assert_call_is_rasas_with_session_events(tracker)
-    # As bot/policies.py builds its window: other first events, the same last ones.
-    other = DialogueStateTracker.from_events(
-        "same-end", [SlotSet("order_id", "0")] * 20 + events[20:], slots=DOMAIN.slots)
-    assert_call_is_rasas_with_session_events(other)
-
-
-def test_entities_added_to_an_earlier_message_are_sent_as_they_are_now():
-    # Built as the processor builds it: its entities list is the one in parse_data.
-    parse_data = {"intent": {"name": "refund"}, "entities": [{"entity": "order_id", "value": "1"}], "text": "我要退款"}
-    message = UserUttered("我要退款", parse_data["intent"], parse_data["entities"], parse_data)
-    tracker = DialogueStateTracker.from_events("entities", [
-        ActionExecuted("action_listen"), message, ActionExecuted("utter_refund"),
-        ActionExecuted("action_listen"), UserUttered("快递", {"name": "logistics"}), ActionExecuted("utter_refund"),
-    ], slots=DOMAIN.slots)
-    assert_call_is_rasas_with_session_events(tracker)
-    # The revert makes the first message the latest again; EntitiesAdded then changes it.
-    for event in [UserUtteranceReverted(), ActionExecuted("action_listen"),
-                  EntitiesAdded([{"entity": "order_id", "value": "2"}]), ActionExecuted("utter_refund")]:
-        tracker.update(event)
-        assert_call_is_rasas_with_session_events(tracker)
-    assert {"entity": "order_id", "value": "2"} in message.as_dict()["parse_data"]["entities"]
-
-
-def test_a_changed_events_list_is_serialised_as_it_is():
-    tracker = DialogueStateTracker.from_events("changed", conversation_events(4, 30), slots=DOMAIN.slots)
-    appended = ACTION._action_call_format(tracker, DOMAIN)
-    appended["tracker"]["events"].append({"event": "action", "name": "added"})
-    assert rasa_fixes.dumps_request_body(appended) == json.dumps(appended)
-    replaced = ACTION._action_call_format(tracker, DOMAIN)
-    assert len(replaced["tracker"]["events"]) > 1
-    replaced["tracker"]["events"][-1] = {"event": "restart"}
-    assert rasa_fixes.dumps_request_body(replaced) == json.dumps(replaced)
-
-
-@pytest.mark.parametrize("body", [
-    {"text": "你好", "n": 1.5, "nested": {"a": [1, None, True]}}, [1, 2], {1: "int key"}, "text", None,
-    {"tracker": {"events": [{"event": "action"}]}}, {"tracker": "not a dict"},
-])
-def test_other_request_bodies_are_plain_json_dumps(body):
-    assert rasa_fixes.dumps_request_body(body) == json.dumps(body)
-
-
-def test_the_kept_serialisations_stay_within_their_budget(monkeypatch):
-    monkeypatch.setattr(rasa_fixes, "SERIALISED_EVENTS_BUDGET", 20_000)
-    monkeypatch.setattr(rasa_fixes, "SERIALISED_EVENTS_CONVERSATIONS", 5)
-    sessions = rasa_fixes._SerialisedSessions()
-    monkeypatch.setattr(rasa_fixes, "serialised_sessions", sessions)
-    trackers = [DialogueStateTracker.from_events(f"budget-{n}", conversation_events(n, 40), slots=DOMAIN.slots)
-                for n in range(12)]
-    for round_ in range(3):
-        for tracker in trackers:
-            assert_call_is_rasas_with_session_events(tracker)
-            assert sessions._chars <= 20_000 and len(sessions._sessions) <= 5
-            assert sessions._chars == sum(
-                len(text) for entry in sessions._sessions.values() for text in entry.texts)
-            tracker.update(UserUttered(f"第{round_}轮", {"name": "refund"}))
-        trackers.reverse()  # so that kept entries also grow, not only get replaced
-
-
 @pytest.mark.asyncio
-async def test_the_action_server_receives_what_rasa_would_send():
+async def test_the_action_server_receives_the_recent_events():
     received = []
 
     async def webhook(request):
-        received.append(await request.read())
+        received.append(await request.json())
         return web.json_response({"events": [], "responses": []})
 
     app = web.Application()
@@ -264,11 +195,51 @@ async def test_the_action_server_receives_what_rasa_would_send():
     await server.start_server()
     try:
         action = RemoteAction("action_ask_which_topic", EndpointConfig(f"http://127.0.0.1:{server.port}/webhook"))
-        tracker = DialogueStateTracker.from_events("http", conversation_events(5, 90), slots=DOMAIN.slots)
-        for _ in range(2):  # serialised afresh, then from the kept texts
-            await action.run(None, None, tracker, DOMAIN)
-            assert received[-1].decode() == json.dumps(rasas_call_with_session_events(tracker))
-            tracker.update(UserUttered("再来", {"name": "refund"}))
+        tracker = DialogueStateTracker.from_events("http", conversation_events(5, 400), slots=DOMAIN.slots)
+        await action.run(None, None, tracker, DOMAIN)
     finally:
         await server.close()
-    assert len(received) == 2
+    assert received == [json.loads(json.dumps(rasas_call_with_recent_events(tracker)))]
+
+
+# --- Forms: the temporary tracker is a clone, not a replay --------------------
+
+def state_without_timestamps(tracker):
+    state = tracker.current_state(EventVerbosity.AFTER_RESTART)
+    state["events"] = [{**event, "timestamp": None} for event in state["events"]]
+    return state
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_forms_temporary_tracker_has_the_state_rasas_replay_has(seed):
+    from rasa.core.actions.forms import FormAction
+
+    form = FormAction("refund_form", None)
+    tracker = DialogueStateTracker.from_events("form", conversation_events(seed, 200), slots=DOMAIN.slots)
+    tracker.update(ActiveLoop("refund_form"))
+    new_events = [SlotSet("order_id", "8"), BotUttered("好的"), ActiveLoop(None)]
+
+    ours = form._temporary_tracker(tracker, list(new_events), DOMAIN)
+    rasas = rasa_fixes.ORIGINALS["form_temporary_tracker"](form, tracker, list(new_events), DOMAIN)
+
+    # Only the two marker events' timestamps differ: each version made its own.
+    assert state_without_timestamps(ours) == state_without_timestamps(rasas)
+    assert ours.current_slot_values() == rasas.current_slot_values()
+    assert ours.active_loop == rasas.active_loop
+    assert tracker.active_loop_name == "refund_form" and tracker.get_slot("requested_slot") != "x"
+    assert len(tracker.events) == len(ours.events) - 5
+
+
+def test_only_the_form_validators_get_the_domain_with_the_shipped_endpoints():
+    import yaml
+
+    endpoints = yaml.safe_load(open("endpoints.yml", encoding="utf-8"))
+    domain = Domain.load("domain.yml")
+    endpoint = EndpointConfig.from_dict(endpoints["action_endpoint"])
+    tracker = DialogueStateTracker.from_events("domain", conversation_events(2, 30), slots=domain.slots)
+
+    def body_of(name):
+        return RemoteAction(name, endpoint)._action_call_format(tracker, domain)
+
+    assert "domain" not in body_of("action_handoff")
+    assert body_of("validate_refund_form")["domain"]["forms"]["refund_form"]["required_slots"] == ["refund_order"]
