@@ -4,12 +4,15 @@ Rasa's SQLTrackerStore reads and deserialises every event of the session on
 each message, so a long conversation gets slower with every turn. This store
 keeps the trackers it saved or loaded and checks them against the database
 with one indexed query (the newest event id of the conversation): if another
-process wrote to the conversation, the tracker is read from the database
-again. Configure it in endpoints.yml with ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
+process wrote to the conversation, only the events newer than the kept
+tracker's are read and applied to it (the lock store lets one process at a
+time write a conversation, so they arrive in order), unless they start a new
+session, which is read whole. Configure it in endpoints.yml with ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
 """
 from __future__ import annotations
 
 import itertools
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Text
@@ -18,7 +21,7 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_fixes import clone_tracker
@@ -54,8 +57,26 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if cached is not None and newest is not None and cached.newest_event_id == newest:
             self._cache.move_to_end(sender_id)
             return clone_tracker(cached.tracker)
-        tracker = await super().retrieve(sender_id)
+        tracker = self._caught_up(cached, sender_id, newest) if cached and newest else None
+        if tracker is None:
+            tracker = await super().retrieve(sender_id)
         self._remember(sender_id, newest, tracker)
+        return tracker
+
+    def _caught_up(self, cached: _Cached, sender_id: Text, newest: int) -> Optional[DialogueStateTracker]:
+        """The kept tracker with the events another process stored since; None to read it whole."""
+        with self.session_scope() as session:
+            rows = session.query(self.SQLEvent.data).filter(
+                self.SQLEvent.sender_id == sender_id,
+                self.SQLEvent.id > cached.newest_event_id,
+                self.SQLEvent.id <= newest,
+            ).order_by(self.SQLEvent.id).all()
+        events = deserialise_events([json.loads(row.data) for row in rows])
+        if len(events) != len(rows) or _starts_session(events):
+            return None
+        tracker = clone_tracker(cached.tracker)
+        for event in events:
+            tracker.update(event)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -6,6 +6,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from rasa.core.tracker_store import SQLTrackerStore
+
 from bot.stores.tracker_store import CachingSQLTrackerStore
 
 DOMAIN = Domain.from_dict({
@@ -84,3 +86,59 @@ async def test_a_new_session_is_read_back_as_the_database_has_it(tmp_path):
 @pytest.mark.asyncio
 async def test_unknown_conversation_is_none(tmp_path):
     assert await store(tmp_path / "t.db").retrieve("nobody") is None
+
+
+async def written_by_another_instance(tmp_path, *turns):
+    """A conversation cached by ``behind``; ``other`` then saves each of ``turns``.
+
+    Each turn is a function making its events then (Rasa reads a session by timestamps).
+    """
+    behind, other = store(tmp_path / "t.db"), store(tmp_path / "t.db")
+    await new_conversation(behind, "shopper")
+    await behind.retrieve("shopper")
+    for make_events in turns:
+        tracker = await other.retrieve("shopper")
+        for event in make_events():
+            tracker.update(event)
+        await other.save(tracker)
+    return behind
+
+
+def refuse_whole_reads(monkeypatch):
+    async def whole_read(self, sender_id):
+        raise AssertionError("read the whole conversation")
+
+    monkeypatch.setattr(SQLTrackerStore, "retrieve", whole_read)
+
+
+@pytest.mark.asyncio
+async def test_an_instance_that_is_behind_reads_only_the_newer_events(tmp_path, monkeypatch):
+    behind = await written_by_another_instance(
+        tmp_path, lambda: user_turn("到哪了"),
+        lambda: [*user_turn("改地址"), SlotSet("order_id", "230915-123456789012")])
+    expected = await store(tmp_path / "t.db").retrieve("shopper")
+
+    refuse_whole_reads(monkeypatch)
+    caught_up = await behind.retrieve("shopper")
+    monkeypatch.undo()
+
+    assert list(caught_up.events) == list(expected.events)
+    assert caught_up.get_slot("order_id") == "230915-123456789012"
+    assert caught_up.current_state() == expected.current_state()
+    # And it goes on from there: its own next message is stored once.
+    for event in user_turn("谢谢"):
+        caught_up.update(event)
+    await behind.save(caught_up)
+    texts = [e.text for e in (await store(tmp_path / "t.db").retrieve("shopper")).events if isinstance(e, UserUttered)]
+    assert texts == ["我要退款", "到哪了", "改地址", "谢谢"]
+
+
+@pytest.mark.asyncio
+async def test_a_new_session_written_by_another_instance_is_read_as_the_database_has_it(tmp_path):
+    behind = await written_by_another_instance(
+        tmp_path, lambda: [ActionExecuted("action_session_start"), SessionStarted(), *user_turn("新的问题")])
+
+    caught_up = await behind.retrieve("shopper")
+
+    assert list(caught_up.events) == list((await store(tmp_path / "t.db").retrieve("shopper")).events)
+    assert [e.text for e in caught_up.events if isinstance(e, UserUttered)] == ["新的问题"]
