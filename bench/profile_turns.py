@@ -10,6 +10,7 @@ the functions whose time per turn grew the most.
     .venv/bin/python bench/profile_turns.py                       # 200 turns
     .venv/bin/python bench/profile_turns.py --turns 400 --conversations 3 --own-time
     .venv/bin/python bench/profile_turns.py --no-profile --per-message --conversations 5
+    .venv/bin/python bench/profile_turns.py --production --turns 60   # PostgreSQL, Redis, RabbitMQ
 
 cProfile counts only this process's CPU time: time spent waiting for the
 action server shows in the wall times (--per-message), not in the profile.
@@ -37,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import MESSAGES, SERVER_ENV  # noqa: E402
-from bot.launcher import _ensure_port_free  # noqa: E402
+from bench.scale import production_store_names, remove_production_stores  # noqa: E402
+from bot.launcher import PRODUCTION_ENDPOINTS, PRODUCTION_ENV_DEFAULTS, _ensure_port_free  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 FunctionKey = Tuple[str, int, str]
@@ -73,6 +75,7 @@ def quiet_logging() -> None:
 
 
 def load_agent(scratch: Path, actions_port: int):
+    """The embedded profile (endpoints.yml) with a scratch SQLite tracker database."""
     from rasa.core.agent import Agent
     from rasa.core.tracker_store import TrackerStore
     from rasa.utils.endpoints import EndpointConfig
@@ -89,9 +92,21 @@ def load_agent(scratch: Path, actions_port: int):
     )
 
 
+async def load_production_agent(actions_port: int):
+    """The production profile (endpoints.production.yml) on this run's own stores."""
+    from rasa.core.agent import load_agent as load_with_endpoints
+    from rasa.core.utils import AvailableEndpoints
+
+    os.environ.update({**PRODUCTION_ENV_DEFAULTS, **os.environ})
+    os.environ["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{actions_port}/webhook"
+    endpoints = AvailableEndpoints.read_endpoints(str(PRODUCTION_ENDPOINTS))
+    return await load_with_endpoints(model_path=str(ROOT / "models" / "triage.tar.gz"), endpoints=endpoints)
+
+
 async def run(
-    agent, turns: int, conversations: int, windows: Dict[str, range]
+    load, turns: int, conversations: int, windows: Dict[str, range]
 ) -> Tuple[List[List[float]], Dict[str, pstats.Stats]]:
+    agent = await load()
     for text in MESSAGES * 2:  # warm up caches and lazy imports on another conversation
         await agent.handle_text(text, sender_id="warm-up")
     runs, profiles = [], {name: cProfile.Profile() for name in windows}
@@ -125,22 +140,32 @@ def main() -> int:
     parser.add_argument("--own-time", action="store_true", help="rank by own time instead of cumulative time")
     parser.add_argument("--per-message", action="store_true", help="each message's time, first vs last cycle")
     parser.add_argument("--no-profile", action="store_true", help="time only (profiling adds overhead)")
+    parser.add_argument("--production", action="store_true",
+                        help="production profile: PostgreSQL, Redis and RabbitMQ (a scratch database, key prefix and queue)")
     args = parser.parse_args()
 
     cycle = len(MESSAGES)
     windows = {} if args.no_profile else {
         "early": range(0, cycle), "late": range(args.turns - cycle, args.turns),
     }
+    names = production_store_names() if args.production else {}
     with tempfile.TemporaryDirectory() as scratch:
-        os.environ.update(SERVER_ENV, DATABASE_URL=f"sqlite:///{scratch}/service.db")
+        os.environ.update(SERVER_ENV, DATABASE_URL=f"sqlite:///{scratch}/service.db", **names)
         actions = start_action_server(args.actions_port, Path(scratch) / "actions.log")
         try:
             quiet_logging()
-            agent = load_agent(Path(scratch), args.actions_port)
-            runs, profiles = asyncio.run(run(agent, args.turns, args.conversations, windows))
+
+            async def load():
+                if args.production:
+                    return await load_production_agent(args.actions_port)
+                return load_agent(Path(scratch), args.actions_port)
+
+            runs, profiles = asyncio.run(run(load, args.turns, args.conversations, windows))
         finally:
             actions.terminate()
             actions.wait(timeout=20)
+            if names:
+                remove_production_stores(names)
 
     for latencies in runs:
         early, late = latencies[:cycle], latencies[-cycle:]

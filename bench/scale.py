@@ -374,9 +374,7 @@ def running(servers: BotServers, label: str) -> Iterator[Dict[str, float]]:
 
 @contextlib.contextmanager
 def production(instances: int, log_dir: Path) -> Iterator[Any]:
-    tag = uuid.uuid4().hex[:10]
-    names = {"POSTGRES_DB": f"triage_bench_{tag}", "REDIS_KEY_PREFIX": f"bench{tag}",
-             "RABBITMQ_QUEUE": f"triage_bench_events_{tag}"}
+    names = production_store_names()
     servers = BotServers(profile="production", rasa_ports=RASA_PORTS[:instances], actions_port=ACTIONS_PORT,
                          log_dir=log_dir, extra_env={**SERVER_ENV, **names})
     try:
@@ -384,6 +382,13 @@ def production(instances: int, log_dir: Path) -> Iterator[Any]:
             yield servers, startup
     finally:
         remove_production_stores(names)
+
+
+def production_store_names() -> Dict[str, str]:
+    """A database, Redis key prefix and queue of the run's own."""
+    tag = uuid.uuid4().hex[:10]
+    return {"POSTGRES_DB": f"triage_bench_{tag}", "REDIS_KEY_PREFIX": f"bench{tag}",
+            "RABBITMQ_QUEUE": f"triage_bench_events_{tag}"}
 
 
 def remove_production_stores(names: Dict[str, str]) -> None:

@@ -3,10 +3,12 @@
 Rasa's RulePolicy and MemoizationPolicy rebuild the dialogue states of the
 whole conversation on every turn, although they only compare the last few.
 Turn 200 then costs several times turn 1. These subclasses hand them a
-tracker of the last ``recent_actions`` actions instead, started from the
-slot values and active loop the conversation had at that point, so what
-they compare is the same and the cost no longer grows with the conversation.
-tests/bot/test_policies.py checks the window's states against the full history.
+tracker of the last ``recent_actions`` actions instead (of the applied events,
+so also while a form runs), started from the slot values and active loop the
+conversation had at that point, so what they compare is the same and the cost
+no longer grows with the conversation. tests/bot/test_policies.py checks the
+window's states against the full history on random conversations with forms,
+rule-only turns, follow-ups and reverted turns.
 
 HandoffPolicy keeps the bot quiet while a person has the conversation.
 """
@@ -57,12 +59,12 @@ def recent_tracker(
 
     The window is cut from the *applied* events, which Rasa's state building
     reads: reverted turns are already gone and a form's turns already folded
-    together, so the window's own applied events are the window itself and its
-    states are the last states of the whole conversation. What policies read
-    besides states (latest message and action, loop flags) is the live tracker's. With
-    ``story_actions``, the window also holds that many actions not hidden from
-    stories (see DEFAULT_MAX_RECENT_ACTIONS). Returns ``tracker`` itself when
-    it is short.
+    together, so the window's own applied events are the window itself and
+    its states are the last states of the whole conversation. What policies
+    read besides states (latest message and action, loop flags) is the live
+    tracker's. With ``story_actions``, the window also reaches back far enough
+    for that many story states (see DEFAULT_MAX_RECENT_ACTIONS). Returns
+    ``tracker`` itself when it is short.
     """
     applied = tracker.applied_events()
     start = _window_start(applied, recent_actions, story_actions, max_actions, set(domain.form_names))

@@ -91,9 +91,15 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._remember(tracker.sender_id, self._newest_event_id(tracker.sender_id), tracker)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """New events by what the cache knows is stored, without counting rows."""
+        """New events by what the cache knows is stored, without counting rows.
+
+        The cache was checked against the database when the tracker was
+        retrieved; the lock store keeps other processes from writing the
+        conversation until this save is done (Rasa's own row count relies on
+        that too), so there is no need to ask again.
+        """
         cached = self._cache.get(tracker.sender_id)
-        if cached is not None and cached.newest_event_id == self._newest_event_id(tracker.sender_id):
+        if cached is not None and _continues(tracker, cached.tracker):
             stored = len(cached.tracker.events)
             return itertools.islice(tracker.events, stored, len(tracker.events))
         return super()._additional_events(session, tracker)
@@ -135,6 +141,12 @@ def _tune_sqlite_connection(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _continues(tracker: DialogueStateTracker, cached: DialogueStateTracker) -> bool:
+    """Whether ``tracker`` is ``cached`` with events added (clones share event objects)."""
+    stored = len(cached.events)
+    return 0 < stored <= len(tracker.events) and tracker.events[stored - 1] is cached.events[stored - 1]
 
 
 def _starts_session(events: Iterable[Event]) -> bool:
