@@ -200,6 +200,15 @@ def per_intent_f1(predictions: Sequence[Prediction], threshold: float, ambiguity
     return {label: round(float(score), 4) for label, score in zip(labels, scores)}
 
 
+def top_confusions(predictions: Sequence[Prediction], threshold: float, ambiguity: float, count: int = 15) -> List[Dict]:
+    """The most frequent (gold, decided) mistakes: where the training data is thin."""
+    from collections import Counter
+
+    pairs = Counter((p.gold, p.decide(threshold, ambiguity)) for p in predictions
+                    if scored_label(p.decide(threshold, ambiguity)) != p.gold)
+    return [{"gold": gold, "predicted": predicted, "count": n} for (gold, predicted), n in pairs.most_common(count)]
+
+
 def score(predictions: Sequence[Prediction], system: System) -> Dict:
     """Figures as the system acts (its own fallback) and for its classifier alone."""
     acting = summarise(predictions, system.threshold, system.ambiguity)
@@ -245,7 +254,8 @@ def cross_validate(system: System, examples: Examples, folds, workdir: Path) -> 
     summary = {key: mean_std([row[key] for row in fold_rows])
                for key in ("intent_accuracy", "macro_f1", "classifier_only_accuracy", "train_seconds", "inference_ms")}
     return {"folds": fold_rows, "summary": summary,
-            "per_intent_f1": per_intent_f1(pooled, system.threshold, system.ambiguity)}
+            "per_intent_f1": per_intent_f1(pooled, system.threshold, system.ambiguity),
+            "top_confusions": top_confusions(pooled, system.threshold, system.ambiguity)}
 
 
 def held_out(system: System, train: Examples, test: Examples, workdir: Path) -> Tuple[Dict, List[Prediction], Predict]:
