@@ -47,7 +47,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import yaml
 
 from bot.evaluation import robustness, threshold_curve
-from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples, scored_label, summarise
+from bot.evaluation.nlu import Prediction, configured_thresholds, errors, load_examples, scored_label, summarise
 
 SEED = 42
 N_FOLDS = 5
@@ -255,7 +255,10 @@ def cross_validate(system: System, examples: Examples, folds, workdir: Path) -> 
                for key in ("intent_accuracy", "macro_f1", "classifier_only_accuracy", "train_seconds", "inference_ms")}
     return {"folds": fold_rows, "summary": summary,
             "per_intent_f1": per_intent_f1(pooled, system.threshold, system.ambiguity),
-            "top_confusions": top_confusions(pooled, system.threshold, system.ambiguity)}
+            "top_confusions": top_confusions(pooled, system.threshold, system.ambiguity),
+            "errors": errors(pooled, system.threshold, system.ambiguity),
+            # The same trade-off on four times as many unseen messages (harder ones).
+            "threshold_curve": threshold_curve.threshold_curve(pooled, system.ambiguity) if system.threshold else None}
 
 
 def held_out(system: System, train: Examples, test: Examples, workdir: Path) -> Tuple[Dict, List[Prediction], Predict]:
@@ -338,6 +341,9 @@ def markdown_report(report: Dict) -> str:
         sections.append(
             f"## Fallback threshold curve (our pipeline, held-out; configured {curve['configured']},"
             f" chosen {curve['chosen']})\n\n" + threshold_curve.markdown_table(curve["curve"], curve["chosen"]))
+    if "ours" in results and results["ours"]["cv"].get("threshold_curve"):
+        sections.append("## Fallback threshold curve (our pipeline, CV folds pooled)\n\n"
+                        + threshold_curve.markdown_table(results["ours"]["cv"]["threshold_curve"], None))
     return "\n\n".join(sections) + "\n"
 
 
