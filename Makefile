@@ -14,13 +14,14 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale
+.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
 	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
 	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
 	@echo "make report   the containment report from the stores (reports/triage-report.html)"
+	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
 	@echo "make train | eval | bench | install | lock | clean"
 
 WEB_DEPS := bot/web/node_modules/.package-lock.json
@@ -79,6 +80,12 @@ eval: train
 	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu --min-accuracy 0.93 --min-oos-caught 0.85
 
 test: validate pytest story-test eval
+
+# Not part of `make test`: trains 18 NLU models (3 systems x (5 folds + all
+# data)) and writes reports/nlu-benchmark/ (benchmark.md, benchmark.json,
+# threshold_curve.png). It trains its own models, so it needs no `make train`.
+benchmark-nlu: install
+	$(BIN)/python -m bot.evaluation.benchmark --out reports/nlu-benchmark
 
 # Service-insight report: reports/triage-report.html + reports/triage-report-data/*.csv
 # e.g. make report REPORT_ARGS="--from 2026-11-01 --to 2026-11-30 --profile production"

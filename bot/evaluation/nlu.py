@@ -48,7 +48,11 @@ def load_examples(path: Path) -> List[Tuple[str, str]]:
 async def predict(model_path: Path, examples: Sequence[Tuple[str, str]]) -> List[Prediction]:
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(model_path))
+    return await predict_with_agent(Agent.load(str(model_path)), examples)
+
+
+async def predict_with_agent(agent, examples: Sequence[Tuple[str, str]]) -> List[Prediction]:
+    """Parse each message with a loaded agent (NLU-only models too)."""
     predictions = []
     for text, gold in examples:
         parsed = await agent.parse_message(text)
