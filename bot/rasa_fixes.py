@@ -144,7 +144,7 @@ def _action_response_validator() -> Any:
 # look back a few messages in the events (the handoff summary, a case's
 # story), so they answer the same.
 
-ACTION_CALL_USER_MESSAGES = 20
+ACTION_CALL_USER_MESSAGES = 10
 _SESSION_STARTS = (SessionStarted, Restarted)
 
 

@@ -97,7 +97,7 @@ USER_MESSAGES = rasa_fixes.ACTION_CALL_USER_MESSAGES
 
 
 def expected_events(event_dicts):
-    """The session's events from the action_listen before its 20th-last user message."""
+    """The session's events from the action_listen before its 10th-last user message."""
     starts = [i for i, event in enumerate(event_dicts) if event["event"] in ("session_started", "restart")]
     session = event_dicts[starts[-1]:] if starts else event_dicts
     users = [i for i, event in enumerate(session) if event["event"] == "user"]
@@ -174,7 +174,8 @@ def test_a_long_session_sends_its_last_messages_and_the_action_still_sees_everyt
 
     sent = body["tracker"]["events"]
     assert sent[0] == {**sent[0], "event": "action", "name": "action_listen"}
-    assert [event["text"] for event in sent if event["event"] == "user"] == [f"第{n}句" for n in range(40, 60)]
+    assert [event["text"] for event in sent if event["event"] == "user"] == [
+        f"第{n}句" for n in range(60 - USER_MESSAGES, 60)]
     sdk_tracker = SdkTracker.from_dict(body["tracker"])
     assert sdk_tracker.get_slot("order_id") == "261112"
     assert sdk_tracker.latest_message["text"] == "第59句"
@@ -243,3 +244,9 @@ def test_only_the_form_validators_get_the_domain_with_the_shipped_endpoints():
 
     assert "domain" not in body_of("action_handoff")
     assert body_of("validate_refund_form")["domain"]["forms"]["refund_form"]["required_slots"] == ["refund_order"]
+
+
+def test_action_calls_carry_every_message_the_handoff_summary_shows():
+    from bot.services.handoff import SUMMARY_MESSAGES
+
+    assert rasa_fixes.ACTION_CALL_USER_MESSAGES >= SUMMARY_MESSAGES
