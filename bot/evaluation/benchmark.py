@@ -42,7 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -386,7 +386,7 @@ def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
             results[system.key] = {"title": system.title, "fallback": [system.threshold, system.ambiguity],
                                    "cv": cv, "held_out": figures, "robustness": robust}
             if system.key == "ours":
-                curve = threshold_curve_report(predictions, config_path, out)
+                curve = threshold_curve_report(predictions, config_path, out, cv["threshold_curve"] if cv else None)
             del predict
             gc.collect()
     report = {
@@ -398,13 +398,28 @@ def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
     return report
 
 
-def threshold_curve_report(predictions: Sequence[Prediction], config_path: Path, out: Path) -> Dict:
+def threshold_curve_report(predictions: Sequence[Prediction], config_path: Path, out: Path,
+                           cv_curve: Optional[Sequence[Dict]] = None) -> Dict:
     configured, ambiguity = configured_thresholds(config_path)
     curve = threshold_curve.threshold_curve(predictions, ambiguity)
-    chosen = threshold_curve.choose_threshold(curve, configured)
+    return choose_and_draw(curve, configured, ambiguity, cv_curve, out)
+
+
+def choose_and_draw(curve: Sequence[Dict], configured: float, ambiguity: float,
+                    cv_curve: Optional[Sequence[Dict]], out: Path) -> Dict:
+    chosen = threshold_curve.choose_threshold(curve, configured, cv_curve)
     chosen_threshold = chosen["threshold"] if chosen else None
-    threshold_curve.draw_curve(curve, chosen_threshold, configured, out / "threshold_curve.png")
+    threshold_curve.draw_curve(curve, chosen_threshold, configured, out / "threshold_curve.png", cv_curve)
     return {"configured": configured, "ambiguity": ambiguity, "chosen": chosen_threshold, "curve": curve}
+
+
+def rerender(out: Path) -> Dict:
+    """benchmark.md and the chart again from benchmark.json, after a change to the report code."""
+    report = json.loads((out / "benchmark.json").read_text(encoding="utf-8"))
+    old = report["threshold_curve"]
+    cv_curve = report["systems"].get("ours", {}).get("cv", {}).get("threshold_curve")
+    report["threshold_curve"] = choose_and_draw(old["curve"], old["configured"], old["ambiguity"], cv_curve, out)
+    return report
 
 
 def main(argv: Sequence[str] = None) -> int:
@@ -416,7 +431,16 @@ def main(argv: Sequence[str] = None) -> int:
     parser.add_argument("--systems", nargs="*", default=(), help="only these (ours, stock, tfidf_lr)")
     parser.add_argument("--held-out-only", action="store_true",
                         help="skip cross-validation (a quick look while working on the data)")
+    parser.add_argument("--rerender", action="store_true",
+                        help="no training: rewrite benchmark.md and the chart from the existing benchmark.json")
     args = parser.parse_args(argv)
+
+    if args.rerender:
+        report = rerender(args.out)
+        (args.out / "benchmark.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        (args.out / "benchmark.md").write_text(markdown_report(report), encoding="utf-8")
+        print(markdown_report(report))
+        return 0
 
     quiet_rasa()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -240,6 +240,9 @@ def main(argv: Sequence[str] = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
     args = parser.parse_args(argv)
 
+    from bot.evaluation.benchmark import quiet_rasa
+
+    quiet_rasa()  # no per-message debug logs
     threshold, ambiguity = configured_thresholds(args.config)
     report = robustness_report(model_predictor(args.model), load_examples(args.data), threshold, ambiguity)
     args.out.mkdir(parents=True, exist_ok=True)

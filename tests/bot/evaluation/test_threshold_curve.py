@@ -87,10 +87,31 @@ def test_choose_threshold_takes_the_middle_of_the_plateau_otherwise():
     assert threshold_curve.choose_threshold(PLATEAU, configured=0.6)["threshold"] == 0.45
 
 
+def test_choose_threshold_breaks_a_tie_with_the_cv_curve():
+    cv_curve = _curve(
+        (0.35, 0.88, 0.04, 0.85),
+        (0.4, 0.88, 0.05, 0.89),
+        (0.45, 0.88, 0.06, 0.92),  # fewest errors of both kinds on the CV folds
+        (0.5, 0.87, 0.07, 0.92),
+        (0.55, 0.86, 0.08, 0.93),
+    )
+    assert threshold_curve.choose_threshold(PLATEAU, configured=0.5, cv_curve=cv_curve)["threshold"] == 0.45
+
+
+def test_choose_threshold_never_leaves_the_held_out_plateau_for_the_cv_curve():
+    cv_curve = _curve((0.3, 0.9, 0.0, 1.0), (0.6, 0.9, 0.0, 1.0), (0.5, 0.8, 0.1, 0.8))
+    assert threshold_curve.choose_threshold(PLATEAU, cv_curve=cv_curve)["threshold"] == 0.5
+
+
 def test_chart_and_table(tmp_path):
     curve = threshold_curve.threshold_curve(PREDICTIONS, ambiguity=0.1)
-    threshold_curve.draw_curve(curve, 0.5, 0.5, tmp_path / "curve.png")
+    threshold_curve.draw_curve(curve, 0.5, 0.5, tmp_path / "curve.png", cv_curve=curve)
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = threshold_curve.markdown_table(curve, 0.5).splitlines()
     assert len(table) == 2 + len(THRESHOLDS)
     assert any(line.startswith("| **0.50** |") for line in table)
+
+
+def test_thresholds_on_the_same_point_share_one_label():
+    groups = threshold_curve._thresholds_by_point([0.3, 0.35, 0.4, 0.45], [1, 1, 1, 2], [5, 5, 5, 3])
+    assert sorted(threshold_curve._label(group) for group in groups.values()) == ["0.30–0.40", "0.45"]
