@@ -7,7 +7,8 @@ with one indexed query (the newest event id of the conversation): if another
 process wrote to the conversation, only the events newer than the kept
 tracker's are read and applied to it (the lock store lets one process at a
 time write a conversation, so they arrive in order), unless they start a new
-session, which is read whole. Configure it in endpoints.yml with ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
+session, which is read whole. Configure it in endpoints.yml with
+``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
 """
 from __future__ import annotations
 
