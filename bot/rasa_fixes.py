@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
-from typing import Any, Dict, Iterable, List, Optional, Set, Text
+from typing import Any, Dict, Iterable, List, Set, Text
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (

@@ -349,6 +349,18 @@ def markdown_report(report: Dict) -> str:
 
 # --- run --------------------------------------------------------------------
 
+def standalone_arguments(description: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Arguments of the suite's own runs on the `make train` model, Rasa made quiet."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", type=Path, default=Path("models/triage.tar.gz"))
+    parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
+    parser.add_argument("--config", type=Path, default=Path("config.yml"))
+    parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
+    args = parser.parse_args(argv)
+    quiet_rasa()  # no per-message debug logs
+    return args
+
+
 def quiet_rasa() -> None:
     """No progress bars or info logs; no training cache, so each training is timed in full."""
     import logging

@@ -9,7 +9,6 @@ benchmarked system.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import json
@@ -233,16 +232,9 @@ def model_predictor(model_path: Path) -> Predict:
 
 
 def main(argv: Sequence[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/triage.tar.gz"))
-    parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
-    parser.add_argument("--config", type=Path, default=Path("config.yml"))
-    parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
-    args = parser.parse_args(argv)
+    from bot.evaluation.benchmark import standalone_arguments
 
-    from bot.evaluation.benchmark import quiet_rasa
-
-    quiet_rasa()  # no per-message debug logs
+    args = standalone_arguments(__doc__.splitlines()[0], argv)
     threshold, ambiguity = configured_thresholds(args.config)
     report = robustness_report(model_predictor(args.model), load_examples(args.data), threshold, ambiguity)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ benchmark-nlu`` on the pipeline it trains.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from pathlib import Path
@@ -152,16 +151,9 @@ def markdown_table(curve: Sequence[Dict], chosen: Optional[float]) -> str:
 
 
 def main(argv: Sequence[str] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/triage.tar.gz"))
-    parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
-    parser.add_argument("--config", type=Path, default=Path("config.yml"))
-    parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
-    args = parser.parse_args(argv)
+    from bot.evaluation.benchmark import standalone_arguments
 
-    from bot.evaluation.benchmark import quiet_rasa
-
-    quiet_rasa()  # no per-message debug logs
+    args = standalone_arguments(__doc__.splitlines()[0], argv)
     from bot.evaluation.nlu import predict
 
     configured, ambiguity = configured_thresholds(args.config)
