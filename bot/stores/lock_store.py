@@ -6,8 +6,12 @@ same conversation at the same moment can both read the lock before either
 writes it: the second write drops the first ticket, both instances believe
 they hold the lock, and one of the two messages is lost from the
 conversation (seen here with 8 messages sent at once to two instances). Here
-every change to a lock runs in a Redis transaction guarded by WATCH and is
-retried when another instance changed the lock in between.
+every change to a lock is one Lua script that Redis runs atomically: one
+round trip per change, where a WATCH/MULTI transaction took three.
+
+The script applies Rasa's TicketLock rules (expired tickets dropped, next
+number = last + 1) and keeps the value in the format TicketLock.dumps writes,
+so Rasa's get_lock reads it and locks written by plain Rasa are read too.
 
 Configured in endpoints.production.yml as
 ``type: bot.stores.lock_store.AtomicRedisLockStore`` with Rasa's Redis
@@ -16,14 +20,51 @@ options (url, port, db, password, key_prefix).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Text, Tuple
+import time
+from typing import Any, Optional, Text
 
-from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-# (lock after the change or None to delete it, value to return)
-Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], Any]]
+# KEYS[1]: the lock. ARGV: operation (issue, update, finish, cleanup), now,
+# ticket number to return or "", new ticket's expiry as JSON or "",
+# conversation id.
+CHANGE_LOCK = """
+local operation, now, returned = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local raw = redis.call('GET', KEYS[1])
+if not raw and operation ~= 'issue' then return nil end
+local lock = raw and cjson.decode(raw) or {conversation_id = ARGV[5]}
+
+-- Each ticket is kept as the JSON text it was written as: its expiry is never
+-- re-encoded, so it keeps full precision (cjson writes 14 digits).
+local kept, last = {}, -1
+for _, text in ipairs(lock.tickets or {}) do
+    local ticket = cjson.decode(text)
+    if now > ticket.expires then
+        -- expired: dropped, as TicketLock.remove_expired_tickets does
+    elseif ticket.number == returned then
+        returned = nil  -- TicketLock.remove_ticket_for removes one ticket
+    else
+        kept[#kept + 1] = text
+        last = ticket.number
+    end
+end
+
+if operation == 'issue' then
+    last = last + 1
+    kept[#kept + 1] = string.format('{"number": %d, "expires": %s}', last, ARGV[4])
+elseif operation == 'cleanup' and #kept == 0 then
+    redis.call('DEL', KEYS[1])  -- no one waits
+    return nil
+end
+
+-- Written by hand like TicketLock.dumps: cjson would write an empty list as {}.
+for i, text in ipairs(kept) do kept[i] = cjson.encode(text) end
+redis.call('SET', KEYS[1], '{"conversation_id": ' .. cjson.encode(lock.conversation_id)
+    .. ', "tickets": [' .. table.concat(kept, ', ') .. ']}')
+if operation == 'issue' then return last end
+return nil
+"""
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -31,58 +72,28 @@ class AtomicRedisLockStore(RedisLockStore):
         if endpoint_config is not None:
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
+        # EVALSHA, and the script is loaded again after a Redis restart or SCRIPT FLUSH.
+        self._change_lock = self.red.register_script(CHANGE_LOCK)
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        def issue(lock: Optional[TicketLock]) -> Tuple[TicketLock, int]:
-            lock = lock or self.create_lock(conversation_id)
-            return lock, lock.issue_ticket(lock_lifetime)
-
-        return self._change(conversation_id, issue)
+        # json.dumps writes the float as Ticket.dumps does: shortest text that reads back exactly.
+        return self._change(conversation_id, "issue", expires=json.dumps(time.time() + lock_lifetime))
 
     def update_lock(self, conversation_id: Text) -> None:
-        def drop_expired(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
-            if lock:
-                lock.remove_expired_tickets()
-            return lock, None
-
-        self._change(conversation_id, drop_expired)
+        self._change(conversation_id, "update")
 
     def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
-        self._change(conversation_id, _without_ticket(ticket_number, delete_when_idle=False))
+        self._change(conversation_id, "finish", ticket=ticket_number)
 
     def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
         """Return the ticket and delete the lock if no one waits, in one step."""
-        self._change(conversation_id, _without_ticket(ticket_number, delete_when_idle=True))
+        self._change(conversation_id, "cleanup", ticket=ticket_number)
 
-    def _change(self, conversation_id: Text, change: Change) -> Any:
-        import redis
-
-        key = self.key_prefix + conversation_id
-        with self.red.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    lock = TicketLock.from_dict(json.loads(raw)) if raw else None
-                    changed, result = change(lock)
-                    pipe.multi()
-                    if changed is None:
-                        pipe.delete(key)
-                    else:
-                        pipe.set(key, changed.dumps())
-                    pipe.execute()
-                    return result
-                except redis.WatchError:
-                    continue  # another instance changed this lock: read it again
-
-
-def _without_ticket(ticket_number: int, delete_when_idle: bool) -> Change:
-    def remove(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
-        if lock is None:
-            return None, None
-        lock.remove_ticket_for(ticket_number)
-        if delete_when_idle and not lock.is_someone_waiting():
-            return None, None
-        return lock, None
-
-    return remove
+    def _change(self, conversation_id: Text, operation: Text, ticket: Any = "", expires: Text = "") -> Any:
+        # Expiry is judged by this machine's clock, not Redis TIME, as Rasa's TicketLock
+        # does; redis-py sends the float as repr(), which Lua reads back exactly.
+        now = time.time()
+        return self._change_lock(
+            keys=[self.key_prefix + conversation_id],
+            args=[operation, now, ticket, expires, conversation_id],
+        )

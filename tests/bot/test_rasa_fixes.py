@@ -250,3 +250,104 @@ def test_action_calls_carry_every_message_the_handoff_summary_shows():
     from bot.services.handoff import SUMMARY_MESSAGES
 
     assert rasa_fixes.ACTION_CALL_USER_MESSAGES >= SUMMARY_MESSAGES
+
+
+# --- Action server answers: checked by event type, as strictly as Rasa's schema --
+
+def _spoilt(generator: random.Random, value):
+    """``value`` with one thing wrong in it somewhere (or not, now and then)."""
+    choices = [None, 7, "x", [], {}, 1.5, True, {"event": "no_such_event"}]
+    if isinstance(value, dict) and value and generator.random() < 0.7:
+        key = generator.choice(sorted(value))
+        if generator.random() < 0.25:
+            return {k: v for k, v in value.items() if k != key}
+        return {**value, key: _spoilt(generator, value[key])}
+    if isinstance(value, list) and value and generator.random() < 0.7:
+        index = generator.randrange(len(value))
+        return [*value[:index], _spoilt(generator, value[index]), *value[index + 1:]]
+    return generator.choice(choices)
+
+
+def action_server_answers(seed: int, count: int):
+    generator = random.Random(seed)
+    for _ in range(count):
+        events = [event.as_dict() for event in conversation_events(generator.randrange(10**6), generator.randint(0, 12))]
+        answer = {"events": events, "responses": [{"text": "好的", "buttons": []}]}
+        yield _spoilt(generator, answer) if generator.random() < 0.6 else answer
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_action_server_answers_are_accepted_and_refused_exactly_as_rasa_does(seed):
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+
+    # What Rasa's jsonschema.validate(answer, schema) does, with the schema compiled once.
+    schema = RemoteAction.action_response_format_spec()
+    rasas = validator_for(schema)(schema)
+    outcomes = set()
+    for answer in action_server_answers(seed, 300):
+        rasa_accepts = rasas.is_valid(answer)
+        try:
+            ours_accepts = rasa_fixes.validate_action_result(ACTION, answer)
+        except ValidationError:
+            ours_accepts = False
+        assert ours_accepts == rasa_accepts, answer
+        outcomes.add(rasa_accepts)
+    assert outcomes == {True, False}  # both kinds were tried
+
+
+def test_a_wrong_answer_is_refused_with_rasas_explanation():
+    from jsonschema import ValidationError
+
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        rasa_fixes.validate_action_result(ACTION, {"events": [{"event": "slot", "name": "order_id"}]})
+
+
+def test_every_event_type_has_its_own_check():
+    from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+
+    assert len(rasa_fixes._event_validators()) == len(EVENT_SCHEMA["oneOf"])
+
+
+# --- Combining sparse features: what scipy's hstack builds --------------------
+
+def random_coo(generator: random.Random, rows: int, columns: int, dtype):
+    import numpy as np
+    from scipy.sparse import coo_matrix
+
+    numbers = np.random.default_rng(generator.randrange(10**6))
+    dense = (numbers.random((rows, columns)) < 0.05) * numbers.integers(1, 5, (rows, columns))
+    return coo_matrix(dense.astype(dtype))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sparse_features_are_combined_exactly_as_scipy_hstack_does(seed):
+    import numpy as np
+    from scipy.sparse import hstack
+
+    generator = random.Random(seed)
+    rows = generator.choice([1, 1, 3, 9])
+    left = random_coo(generator, rows, generator.randint(1, 4000), generator.choice([np.int64, np.float32, np.float64]))
+    right = random_coo(generator, rows, generator.randint(1, 4000), generator.choice([np.int64, np.float32, np.float64]))
+    ours, scipys = rasa_fixes.hstack_coo(left, right), hstack([left, right])
+    assert type(ours) is type(scipys) and ours.shape == scipys.shape and ours.dtype == scipys.dtype
+    for field in ("row", "col", "data"):
+        assert getattr(ours, field).dtype == getattr(scipys, field).dtype
+        assert np.array_equal(getattr(ours, field), getattr(scipys, field))
+
+
+def test_a_messages_features_from_three_featurizers_are_combined_as_rasa_does():
+    import numpy as np
+    from rasa.shared.nlu.training_data.features import Features
+
+    generator = random.Random(3)
+    parts = [random_coo(generator, 4, width, np.float32) for width in (900, 2500, 1200)]
+
+    def combined(combine):
+        first = Features(parts[0], "sequence", "text", "a")
+        for index, part in enumerate(parts[1:]):
+            combine(first, Features(part, "sequence", "text", f"b{index}"))
+        return first.features
+
+    ours, rasas = combined(rasa_fixes.combine_sparse_features), combined(rasa_fixes.ORIGINALS["combine_sparse_features"])
+    assert (ours != rasas).nnz == 0 and ours.shape == rasas.shape and ours.dtype == rasas.dtype

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
+from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa.core.tracker_store import SQLTrackerStore
+from sqlalchemy.engine import make_url
 
 from bot.stores.tracker_store import CachingSQLTrackerStore
 
@@ -142,3 +145,100 @@ async def test_a_new_session_written_by_another_instance_is_read_as_the_database
 
     assert list(caught_up.events) == list((await store(tmp_path / "t.db").retrieve("shopper")).events)
     assert [e.text for e in caught_up.events if isinstance(e, UserUttered)] == ["新的问题"]
+
+
+class RecordingBroker(EventBroker):
+    """An event broker that keeps what it is given, as RabbitMQ's queue would."""
+
+    def __init__(self) -> None:
+        self.published = []
+
+    def publish(self, event, headers=None) -> None:
+        self.published.append(event)
+
+
+def store_on(db_url: str, broker=None) -> CachingSQLTrackerStore:
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return CachingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=url.database, event_broker=broker)
+    return CachingSQLTrackerStore(domain=DOMAIN, dialect="postgresql", host=url.host, port=url.port,
+                                  db=url.database, username=url.username, event_broker=broker)
+
+
+def count_statements(tracker_store) -> list:
+    statements = []
+    sqlalchemy.event.listen(tracker_store.engine, "before_cursor_execute",
+                            lambda *args: statements.append(args[2]))
+    return statements
+
+
+@pytest.mark.asyncio
+async def test_every_event_is_published_once_and_stored_once(db_url):
+    broker = RecordingBroker()
+    tracker_store = store_on(db_url, broker)
+    await new_conversation(tracker_store, "shopper")
+    for turn in range(3):
+        tracker = await tracker_store.retrieve("shopper")
+        for event in [*user_turn(f"第{turn}句"), SlotSet("order_id", f"23091{turn}-123456789012")]:
+            tracker.update(event)
+        await tracker_store.save(tracker)
+
+    stored = await store_on(db_url).retrieve_full_tracker("shopper")
+    assert [{"sender_id": "shopper", **event.as_dict()} for event in stored.events] == broker.published
+    assert [e.text for e in stored.events if isinstance(e, UserUttered)] == ["我要退款", "第0句", "第1句", "第2句"]
+    assert stored.get_slot("order_id") == "230912-123456789012"
+
+
+@pytest.mark.asyncio
+async def test_saving_a_kept_conversation_writes_without_reading_it_back(db_url, monkeypatch):
+    tracker_store = store_on(db_url, RecordingBroker())
+    await new_conversation(tracker_store, "shopper")
+    tracker = await tracker_store.retrieve("shopper")
+    for event in user_turn("到哪了"):
+        tracker.update(event)
+    statements = count_statements(tracker_store)
+
+    await tracker_store.save(tracker)
+
+    assert statements and not [s for s in statements if "FROM events" in s]
+    # The ids came back with the insert: the next message finds the kept tracker current.
+    refuse_whole_reads(monkeypatch)
+    statements.clear()
+    again = await tracker_store.retrieve("shopper")
+    assert len(statements) == 1 and list(again.events) == list(tracker.events)
+
+
+@pytest.mark.asyncio
+async def test_a_conversation_saved_by_another_instance_in_between_is_stored_in_full(db_url):
+    first, second = store_on(db_url), store_on(db_url)
+    await new_conversation(first, "shopper")
+    tracker = await first.retrieve("shopper")
+    on_second = await second.retrieve("shopper")
+    for event in user_turn("到哪了"):
+        on_second.update(event)
+    await second.save(on_second)
+
+    # The first instance retrieves again (as Rasa does for each message) and goes on.
+    tracker = await first.retrieve("shopper")
+    for event in user_turn("谢谢"):
+        tracker.update(event)
+    await first.save(tracker)
+
+    texts = [e.text for e in (await store_on(db_url).retrieve("shopper")).events if isinstance(e, UserUttered)]
+    assert texts == ["我要退款", "到哪了", "谢谢"]
+
+
+@pytest.mark.asyncio
+async def test_many_events_at_once_are_all_stored_in_order(db_url):
+    tracker_store = store_on(db_url)
+    await new_conversation(tracker_store, "shopper")
+    tracker = await tracker_store.retrieve("shopper")
+    for turn in range(120):  # 360 events in one save, as an imported conversation may bring
+        for event in user_turn(f"第{turn}句"):
+            tracker.update(event)
+    await tracker_store.save(tracker)
+
+    again = await tracker_store.retrieve("shopper")
+    from_database = await store_on(db_url).retrieve("shopper")
+    assert list(from_database.events) == list(tracker.events) == list(again.events)
+    assert len(tracker.events) > 360
