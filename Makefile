@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu
+.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
@@ -22,6 +22,8 @@ help:
 	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
 	@echo "make report   the containment report from the stores (reports/triage-report.html)"
 	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
+	@echo "make bench-scale  1 and 2 instances on the production stores against stock Rasa (~30 min)"
+	@echo "make profile  where the Rasa server's CPU goes under load (py-spy)"
 	@echo "make train | eval | bench | install | lock | clean"
 
 WEB_DEPS := bot/web/node_modules/.package-lock.json
@@ -106,6 +108,11 @@ bench: train
 # start-up (about 17 minutes, plus 4 to train the stock model; bench/results/scale.json).
 bench-scale: train
 	$(BIN)/python bench/scale.py --sticky --wait-for-quiet 900
+
+# Where one Rasa server's CPU goes under load: py-spy samples it while 10
+# conversations run without pauses (production profile; raw samples in bench/results/).
+profile: train
+	$(BIN)/python bench/profile_server.py
 
 lock: install
 	$(BIN)/python -m pip freeze | grep -v '^-e' > requirements.txt.new

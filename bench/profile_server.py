@@ -1,0 +1,146 @@
+"""Where a Rasa server spends its CPU under load (py-spy on the running server).
+
+Starts the bot as `make bench-scale` does (production profile by default: its
+own PostgreSQL database, Redis prefix and RabbitMQ queue), sends the bench
+message mix (bench/latency.py) from 10 conversations without pauses over REST,
+and samples the first Rasa instance with py-spy meanwhile. Prints the CPU each
+process used per message and the share of the Rasa process's samples per part
+of a message's work (NLU, policies, tracker store, ...), then the functions
+with the most own time. The raw samples (py-spy's collapsed stacks) stay in
+bench/results/profile-<profile>.txt for a flame graph.
+
+    .venv/bin/python bench/profile_server.py
+    .venv/bin/python bench/profile_server.py --profile embedded --messages 2000
+    .venv/bin/python bench/profile_server.py --instances 2   # messages alternate; samples the first
+
+Sampling costs the profiled process a few percent; compare shares, and take
+throughput from `make bench-scale`.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Counter, Dict, Iterable, Iterator, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import scale  # noqa: E402
+from bot.launcher import VENV_BIN, BotServers  # noqa: E402
+
+# The first rule a sample's stack matches names its part (the order matters:
+# NLU and policies run inside the HTTP handler, the broker inside the save).
+PARTS: List[Tuple[str, Tuple[str, ...]]] = [
+    ("NLU (parse the message)", ("_parse_message_with_graph",)),
+    ("policies (predict the next action)", ("_predict_next_with_tracker",)),
+    ("event broker (RabbitMQ)", ("brokers/pika.py", "aio_pika/", "aiormq/")),
+    ("tracker store: save", ("save (bot/stores/tracker_store.py", "save (rasa/core/tracker_store.py")),
+    ("tracker store: retrieve", ("retrieve (bot/stores/tracker_store.py", "retrieve (rasa/core/tracker_store.py")),
+    ("custom action calls", ("rasa/core/actions/action.py", "rasa/core/actions/forms.py")),
+    ("lock store (Redis)", ("lock_store.py",)),
+    ("NLG (response texts)", ("nlg",)),
+    ("HTTP and event loop", ("sanic/", "aiohttp/", "bot/channels/")),
+]
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+    if not found:
+        raise SystemExit("py-spy is not installed: `make install` installs it into .venv")
+    return found
+
+
+def samples(raw: Path) -> Iterable[Tuple[List[str], int]]:
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield [_short(frame) for frame in stack.split(";")], int(count)
+
+
+def _short(frame: str) -> str:
+    return re.sub(r"\(/\S*?site-packages/", "(", frame).replace(str(ROOT) + "/", "")
+
+
+def shares(raw: Path) -> Tuple[Dict[str, float], List[Tuple[str, float]], int]:
+    """Share of samples per part, and the functions with the most own time."""
+    parts: Counter[str] = collections.Counter()
+    own: Counter[str] = collections.Counter()
+    total = 0
+    for frames, count in samples(raw):
+        total += count
+        stack = ";".join(frames)
+        part = next((name for name, keys in PARTS if any(key in stack for key in keys)), "other")
+        parts[part] += count
+        own[frames[-1]] += count
+    if not total:
+        raise SystemExit(f"py-spy recorded no samples ({raw})")
+    return ({name: count / total for name, count in parts.most_common()},
+            [(frame, count / total) for frame, count in own.most_common(15)], total)
+
+
+@contextlib.contextmanager
+def servers_for(profile: str, instances: int, log_dir: Path) -> Iterator[BotServers]:
+    if profile == "production":
+        with scale.production(instances, log_dir) as (servers, _startup):
+            yield servers
+        return
+    servers = BotServers(rasa_ports=scale.RASA_PORTS[:instances], actions_port=scale.ACTIONS_PORT,
+                         log_dir=log_dir, extra_env=scale.SERVER_ENV)
+    with scale.running(servers, "embedded"):
+        yield servers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=["production", "embedded"], default="production")
+    parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument("--conversations", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    args = parser.parse_args()
+
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    raw = results / f"profile-{args.profile}.txt"
+    spy = py_spy()
+    with servers_for(args.profile, args.instances, results / "logs") as servers:
+        scale.warm_up(servers.urls)
+        pid = servers._instances[servers.rasa_ports[0]].pid
+        recorder = subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(raw),
+             "--rate", str(args.rate), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # py-spy attaches
+        outcome = scale.load(servers.urls, args.conversations,
+                             argparse.Namespace(messages=args.messages, turns=20), typing=False)
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=60)
+
+    by_part, by_function, total = shares(raw)
+    print(f"\n{outcome['messages_per_second']} messages/s; CPU per message (ms):")
+    print(json.dumps(outcome["cpu"]["cpu_ms_per_message"]))
+    # Each instance answers its share of the messages: the Rasa CPU per message is the same on each.
+    rasa_ms = outcome["cpu"]["cpu_ms_per_message"].get("rasa", 0.0)
+    print(f"\nRasa instance {servers.rasa_ports[0]}: {total} samples; share per part "
+          f"(of {rasa_ms:.1f} ms of Rasa CPU per message):")
+    for name, share in by_part.items():
+        print(f"  {100 * share:5.1f}%  {share * rasa_ms:5.1f} ms  {name}")
+    print("\nmost own time:")
+    for frame, share in by_function:
+        print(f"  {100 * share:5.1f}%  {frame}")
+    print(f"\nraw samples: {raw}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
