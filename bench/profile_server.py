@@ -112,6 +112,7 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     raw = results / f"profile-{args.profile}.txt"
+    raw.unlink(missing_ok=True)
     spy = py_spy()
     with servers_for(args.profile, args.instances, results / "logs") as servers:
         scale.warm_up(servers.urls)
@@ -125,6 +126,9 @@ def main() -> int:
                              argparse.Namespace(messages=args.messages, turns=20), typing=False)
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=60)
+    if not raw.exists():
+        raise SystemExit("py-spy recorded nothing: attaching to a process needs ptrace permission "
+                         "(run as root, or set kernel.yama.ptrace_scope to 0)")
 
     by_part, by_function, total = shares(raw)
     print(f"\n{outcome['messages_per_second']} messages/s; CPU per message (ms):")
