@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Counter, Dict, Iterable, Iterator, List, Tuple
@@ -47,7 +48,7 @@ PARTS: List[Tuple[str, Tuple[str, ...]]] = [
     ("tracker store: save", ("save (bot/stores/tracker_store.py", "save (rasa/core/tracker_store.py")),
     ("tracker store: retrieve", ("retrieve (bot/stores/tracker_store.py", "retrieve (rasa/core/tracker_store.py")),
     ("custom action calls", ("rasa/core/actions/action.py", "rasa/core/actions/forms.py")),
-    ("lock store (Redis)", ("lock_store.py",)),
+    ("lock store", ("lock_store.py",)),
     ("NLG (response texts)", ("nlg",)),
     ("HTTP and event loop", ("sanic/", "aiohttp/", "bot/channels/")),
 ]
@@ -94,10 +95,12 @@ def servers_for(profile: str, instances: int, log_dir: Path) -> Iterator[BotServ
         with scale.production(instances, log_dir) as (servers, _startup):
             yield servers
         return
-    servers = BotServers(rasa_ports=scale.RASA_PORTS[:instances], actions_port=scale.ACTIONS_PORT,
-                         log_dir=log_dir, extra_env=scale.SERVER_ENV)
-    with scale.running(servers, "embedded"):
-        yield servers
+    with tempfile.TemporaryDirectory() as scratch:  # the run's own SQLite files
+        servers = BotServers(rasa_ports=scale.RASA_PORTS[:instances], actions_port=scale.ACTIONS_PORT,
+                             tracker_db=Path(scratch) / "tracker.db", log_dir=log_dir,
+                             extra_env={**scale.SERVER_ENV, "DATABASE_URL": f"sqlite:///{scratch}/service.db"})
+        with scale.running(servers, "embedded"):
+            yield servers
 
 
 def main() -> int:

@@ -7,9 +7,10 @@ with one indexed query (the newest event id of the conversation): if another
 process wrote to the conversation, only the events newer than the kept
 tracker's are read and applied to it (the lock store lets one process at a
 time write a conversation, so they arrive in order), unless they start a new
-session, which is read whole. Saving a kept tracker writes only its new
-events and takes their ids from the insert: one query per save, where Rasa's
-save reads the conversation back (for the event broker) and counts its rows.
+session, which is read whole. Saving a kept tracker (or a new conversation)
+writes only its new events and takes their ids from the insert: one query per
+save, where Rasa's save reads the conversation back (for the event broker) and
+counts its rows.
 Configure it in endpoints.yml with
 ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
 """
@@ -88,25 +89,30 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        # What is stored already: the cache holds it (checked when the tracker
+        # was retrieved; the lock store keeps other processes out until this
+        # save is done), or nothing is stored (a new conversation). Then the
+        # new events are the ones after it: no need to read the conversation
+        # back and count its rows, as Rasa's save does.
         cached = self._cache.get(tracker.sender_id)
-        if cached is None or not _continues(tracker, cached.tracker):
+        if cached is not None and _continues(tracker, cached.tracker):
+            stored, newest = len(cached.tracker.events), cached.newest_event_id
+        elif cached is None and self._newest_event_id(tracker.sender_id) is None:
+            stored, newest = 0, None
+        else:
             await self._save_unknown(tracker)
             return
-        # The cache holds what is stored (checked when the tracker was
-        # retrieved; the lock store keeps other processes out until this save
-        # is done), so the new events are the ones after it: no need to read
-        # the conversation back, as Rasa's save does for the event broker.
-        new_events = list(itertools.islice(tracker.events, len(cached.tracker.events), None))
+        new_events = list(itertools.islice(tracker.events, stored, None))
         serialised = [event.as_dict() for event in new_events]
         self._publish(tracker.sender_id, serialised)
-        newest = self._insert(tracker.sender_id, new_events, serialised) or cached.newest_event_id
+        newest = self._insert(tracker.sender_id, new_events, serialised) or newest
         if _starts_session(new_events):
             self._cache.pop(tracker.sender_id, None)
             return
         self._remember(tracker.sender_id, newest, tracker)
 
     async def _save_unknown(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, for a tracker the cache does not know."""
+        """Rasa's save, for a stored conversation the cache does not know."""
         await super().save(tracker)
         # A tracker holding the end of one session and the start of the next
         # differs from what the database returns (the new session only).

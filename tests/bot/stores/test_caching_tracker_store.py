@@ -242,3 +242,32 @@ async def test_many_events_at_once_are_all_stored_in_order(db_url):
     from_database = await store_on(db_url).retrieve("shopper")
     assert list(from_database.events) == list(tracker.events) == list(again.events)
     assert len(tracker.events) > 360
+
+
+@pytest.mark.asyncio
+async def test_a_new_conversation_is_stored_and_published_whole_without_reading_it_back(db_url):
+    broker = RecordingBroker()
+    tracker_store = store_on(db_url, broker)
+    statements = count_statements(tracker_store)
+
+    tracker = await new_conversation(tracker_store, "first-timer")
+
+    reads = [s for s in statements if "FROM events" in s]
+    assert len(reads) == 1 and "max(events.id)" in reads[0]  # only: is anything stored yet?
+    stored = await store_on(db_url).retrieve_full_tracker("first-timer")
+    assert list(stored.events) == list(tracker.events)
+    assert [{"sender_id": "first-timer", **event.as_dict()} for event in tracker.events] == broker.published
+
+
+@pytest.mark.asyncio
+async def test_a_stored_conversation_this_instance_never_read_gets_only_its_new_events_stored(db_url):
+    await new_conversation(store_on(db_url), "shopper")
+    tracker = await store_on(db_url).retrieve("shopper")
+    for event in user_turn("到哪了"):
+        tracker.update(event)
+
+    await store_on(db_url).save(tracker)  # an instance with nothing of it in memory
+
+    texts = [e.text for e in (await store_on(db_url).retrieve_full_tracker("shopper")).events
+             if isinstance(e, UserUttered)]
+    assert texts == ["我要退款", "到哪了"]
