@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Text
@@ -33,6 +34,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from bot.rasa_fixes import clone_tracker
 
 DEFAULT_CACHE_SIZE = 2000
+CONVERSATION_INDEX = "ix_events_sender_id_id"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain, event_broker=event_broker, **kwargs)
         if self.engine.dialect.name == "sqlite":
             self._use_pooled_sqlite_engine()
+        self._ensure_conversation_index()
         self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
         self._cache_size = int(cache_size)
         events = self.SQLEvent.__table__
@@ -161,6 +165,25 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    def _ensure_conversation_index(self) -> None:
+        """An index on (sender_id, id), so the freshness check stays cheap.
+
+        With Rasa's index on sender_id alone, PostgreSQL answers "newest id of
+        this conversation" by scanning the primary key backwards until it meets
+        the conversation's newest row: the longer ago that row, the more rows it
+        reads (a customer coming back after a busy day). Built once; on an
+        existing large table the first start-up takes a moment to build it.
+        """
+        if self.engine.dialect.name not in ("postgresql", "sqlite"):
+            return
+        table = self.SQLEvent.__tablename__
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(
+                    f"CREATE INDEX IF NOT EXISTS {CONVERSATION_INDEX} ON {table} (sender_id, id)"))
+        except sa.exc.DBAPIError as error:  # another instance was creating it at the same moment
+            logger.info(f"Index {CONVERSATION_INDEX} not created here ({error.orig}); another instance has it.")
 
     def _newest_event_id(self, sender_id: Text) -> Optional[int]:
         with self.engine.connect() as connection:

@@ -271,3 +271,20 @@ async def test_a_stored_conversation_this_instance_never_read_gets_only_its_new_
     texts = [e.text for e in (await store_on(db_url).retrieve_full_tracker("shopper")).events
              if isinstance(e, UserUttered)]
     assert texts == ["我要退款", "到哪了"]
+
+
+@pytest.mark.asyncio
+async def test_the_freshness_check_reads_the_conversation_index_however_big_the_table(db_url):
+    tracker_store = store_on(db_url)
+    await new_conversation(tracker_store, "shopper")
+    store_on(db_url)  # a second instance starting on the same database is fine too
+
+    with tracker_store.engine.connect() as connection:
+        if tracker_store.engine.dialect.name == "postgresql":
+            connection.execute(sqlalchemy.text("SET enable_seqscan = off"))  # a tiny table: plan as for a big one
+            plan = connection.execute(sqlalchemy.text(
+                "EXPLAIN SELECT max(id) FROM events WHERE sender_id = 'shopper'")).scalars().all()
+        else:
+            plan = [row[-1] for row in connection.execute(sqlalchemy.text(
+                "EXPLAIN QUERY PLAN SELECT max(id) FROM events WHERE sender_id = 'shopper'"))]
+    assert any("ix_events_sender_id_id" in line for line in plan), plan
