@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import json
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Counter, Dict, Iterable, Iterator, List, Tuple
+from typing import Counter, Dict, Iterable, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import scale  # noqa: E402
-from bot.launcher import VENV_BIN, BotServers  # noqa: E402
+from bot.launcher import VENV_BIN  # noqa: E402
 
 # The first rule a sample's stack matches names its part (the order matters:
 # NLU and policies run inside the HTTP handler, the broker inside the save).
@@ -89,20 +87,6 @@ def shares(raw: Path) -> Tuple[Dict[str, float], List[Tuple[str, float]], int]:
             [(frame, count / total) for frame, count in own.most_common(15)], total)
 
 
-@contextlib.contextmanager
-def servers_for(profile: str, instances: int, log_dir: Path) -> Iterator[BotServers]:
-    if profile == "production":
-        with scale.production(instances, log_dir) as (servers, _startup):
-            yield servers
-        return
-    with tempfile.TemporaryDirectory() as scratch:  # the run's own SQLite files
-        servers = BotServers(rasa_ports=scale.RASA_PORTS[:instances], actions_port=scale.ACTIONS_PORT,
-                             tracker_db=Path(scratch) / "tracker.db", log_dir=log_dir,
-                             extra_env={**scale.SERVER_ENV, "DATABASE_URL": f"sqlite:///{scratch}/service.db"})
-        with scale.running(servers, "embedded"):
-            yield servers
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=["production", "embedded"], default="production")
@@ -117,7 +101,8 @@ def main() -> int:
     raw = results / f"profile-{args.profile}.txt"
     raw.unlink(missing_ok=True)
     spy = py_spy()
-    with servers_for(args.profile, args.instances, results / "logs") as servers:
+    servers_for = scale.production if args.profile == "production" else scale.embedded
+    with servers_for(args.instances, results / "logs") as (servers, _startup):
         scale.warm_up(servers.urls)
         pid = servers._instances[servers.rasa_ports[0]].pid
         recorder = subprocess.Popen(

@@ -384,6 +384,17 @@ def production(instances: int, log_dir: Path) -> Iterator[Any]:
         remove_production_stores(names)
 
 
+@contextlib.contextmanager
+def embedded(instances: int, log_dir: Path) -> Iterator[Any]:
+    """Our configuration on the embedded profile, on SQLite files of the run's own."""
+    with tempfile.TemporaryDirectory(prefix="scale-embedded-") as scratch:
+        servers = BotServers(rasa_ports=RASA_PORTS[:instances], actions_port=ACTIONS_PORT, log_dir=log_dir,
+                             tracker_db=Path(scratch) / "tracker.db",
+                             extra_env={**SERVER_ENV, "DATABASE_URL": f"sqlite:///{scratch}/service.db"})
+        with running(servers, "ours, embedded profile") as startup:
+            yield servers, startup
+
+
 def production_store_names() -> Dict[str, str]:
     """A database, Redis key prefix and queue of the run's own."""
     tag = uuid.uuid4().hex[:10]
@@ -656,13 +667,9 @@ def run_all(args: argparse.Namespace) -> Dict[str, Any]:
                     lambda row: row["cpu"]["other_busy_percent"], args)})
 
     if "embedded" in parts:
-        with tempfile.TemporaryDirectory(prefix="scale-embedded-") as scratch:
-            servers = BotServers(rasa_port=RASA_PORTS[0], actions_port=ACTIONS_PORT, log_dir=logs / "embedded",
-                                 tracker_db=Path(scratch) / "tracker.db",
-                                 extra_env={**SERVER_ENV, "DATABASE_URL": f"sqlite:///{scratch}/service.db"})
-            with running(servers, "ours, embedded profile") as startup:
-                results["startup_seconds"]["embedded"] = startup[str(servers.rasa_port)]
-                workload(servers.urls, args, [10], args.long_turns, results, "embedded")
+        with embedded(1, logs / "embedded") as (servers, startup):
+            results["startup_seconds"]["embedded"] = startup[str(servers.rasa_port)]
+            workload(servers.urls, args, [10], args.long_turns, results, "embedded")
 
     if stock:
         results["stock_model"] = {key: value for key, value in stock.items() if key != "fingerprint"}
