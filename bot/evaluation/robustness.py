@@ -1,7 +1,9 @@
 """Robustness suite: the held-out set rewritten the way shoppers really type.
 
 Each transformation rewrites every held-out message in code (seeded, so the
-same message always becomes the same text) and keeps its intent. The suite
+same message always becomes the same text) and keeps its intent; messages of
+intents a rewrite would change the meaning of (a greeting glued onto a
+greeting, anger onto a thank-you) are left as they are. The suite
 reports intent accuracy on each rewritten set and the drop against the clean
 set, in points. ``python -m bot.evaluation.robustness`` runs it on the trained
 model (``models/triage.tar.gz``); ``make benchmark-nlu`` runs it for every
@@ -17,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Sequence, Tuple
 
 import yaml
 
@@ -26,6 +28,9 @@ from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples,
 KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "robustness"
 HOMOPHONES_FILE = KNOWLEDGE_DIR / "homophones.yml"
 ENGLISH_WORDS_FILE = KNOWLEDGE_DIR / "english_words.yml"
+GREETINGS_FILE = KNOWLEDGE_DIR / "greetings.yml"
+VENTING_FILE = KNOWLEDGE_DIR / "venting.yml"
+FRAGMENTS_FILE = KNOWLEDGE_DIR / "fragments.yml"
 SEED = 42
 
 FILLERS = ["那个", "就是", "请问", "嗯", "呃", "额", "那个那个", "我想问一下", "麻烦问下", "就是说"]
@@ -41,6 +46,8 @@ class Transformation:
     name: str
     description: str
     rewrite: Rewrite
+    # Messages of these intents stay as they are: the rewrite would change what they mean.
+    skip_intents: FrozenSet[str] = frozenset()
 
 
 # --- the rewrites -----------------------------------------------------------
@@ -139,6 +146,86 @@ def mix_english(text: str, rng: random.Random) -> str:
     return replace_one_word(text, load_word_variants(ENGLISH_WORDS_FILE), rng, spaced=True)
 
 
+@functools.lru_cache(maxsize=None)
+def load_phrases(path: Path) -> Dict[str, Tuple[str, ...]]:
+    """A YAML mapping of lists (``before:``, ``after:``, ...) as tuples of strings."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {key: tuple(str(item) for item in items) for key, items in data.items()}
+
+
+GLUE_SEPARATORS = (" ", "", "，")  # typed with a space, run together, or with a comma
+GLUE_BEFORE_SHARE = 0.6
+
+
+def glue_phrase(text: str, phrases: Dict[str, Tuple[str, ...]], rng: random.Random) -> str:
+    """One phrase typed in front of the message (``before``) or after it (``after``)."""
+    before = rng.random() < GLUE_BEFORE_SHARE
+    phrase = rng.choice(phrases["before" if before else "after"])
+    separator = rng.choice(GLUE_SEPARATORS)
+    if all(_is_punctuation(char) for char in phrase):
+        separator = ""  # 我要退款！！！
+    elif not before and text and _is_punctuation(text[-1]) and separator == "，":
+        separator = " "  # no 转人工！，在吗
+    return phrase + separator + text if before else text + separator + phrase
+
+
+def add_greeting(text: str, rng: random.Random) -> str:
+    return glue_phrase(text, load_phrases(GREETINGS_FILE), rng)
+
+
+def add_venting(text: str, rng: random.Random) -> str:
+    return glue_phrase(text, load_phrases(VENTING_FILE), rng)
+
+
+FRAGMENT_MIN_CHARS = 2
+
+
+def _is_code_char(char: str) -> bool:
+    """Digits and Latin letters: the characters of order numbers and tracking codes."""
+    return char.isdigit() or "LATIN" in unicodedata.name(char, "")
+
+
+def _punctuation_to_spaces(text: str) -> str:
+    """Punctuation becomes a clause break, except inside codes (261115-3001, SF.12)."""
+    chars = []
+    for index, char in enumerate(text):
+        inside_code = 0 < index < len(text) - 1 and _is_code_char(text[index - 1]) and _is_code_char(text[index + 1])
+        chars.append(" " if _is_punctuation(char) and not inside_code else char)
+    return "".join(chars)
+
+
+def to_fragment(text: str, rng: random.Random) -> str:
+    """The terse form: politeness, fillers, final particles and punctuation dropped (fragments.yml).
+
+    Words listed under ``keep`` (一下子) are left whole. A message that would
+    keep fewer than two characters stays as it is.
+    """
+    words = load_phrases(FRAGMENTS_FILE)
+    terse = _punctuation_to_spaces(text)
+    drop = sorted(words["drop"], key=len, reverse=True)
+    keep = sorted(words.get("keep", ()), key=len, reverse=True)
+    # Odd pieces are kept words, even ones the text between them.
+    pieces = re.split("(" + "|".join(map(re.escape, keep)) + ")", terse) if keep else [terse]
+    for index in range(0, len(pieces), 2):
+        for word in drop:
+            pieces[index] = pieces[index].replace(word, "")
+    terse = "".join(pieces)
+    particles = "".join(map(re.escape, words["particles"]))
+    terse = re.sub(f"[{particles}]+(?=\\s|$)", "", terse)
+    terse = re.sub(r"\s+", " ", terse).strip()
+    if len(terse.replace(" ", "")) < FRAGMENT_MIN_CHARS:
+        return text
+    return terse
+
+
+# A greeting glued onto a greeting is still one.
+MULTI_INTENT_SKIPPED_INTENTS = frozenset({"greet"})
+# A greeting's politeness is all of it: 您好客服 → 客服 would be a request.
+FRAGMENTS_SKIPPED_INTENTS = frozenset({"greet"})
+# Anger glued onto these would change what they say; case intents keep theirs.
+VENTING_SKIPPED_INTENTS = frozenset({"greet", "thank", "affirm", "goodbye", "rate", "inform", "deny",
+                                     "resume_bot", "bot_challenge"})
+
 TRANSFORMATIONS: List[Transformation] = [
     Transformation("traditional", "traditional characters (OpenCC s2t)", to_traditional),
     Transformation("full_width", "full-width digits, letters, punctuation and spaces", to_full_width),
@@ -147,13 +234,25 @@ TRANSFORMATIONS: List[Transformation] = [
     Transformation("filler", "filler words added (那个、就是、请问…)", add_filler),
     Transformation("emoji", "one to three emoji added", add_emoji),
     Transformation("english_mix", "one word in English (english_words.yml)", mix_english),
+    Transformation("multi_intent", "a greeting before or after the request (greetings.yml; not greet)",
+                   add_greeting, MULTI_INTENT_SKIPPED_INTENTS),
+    Transformation("venting", "anger or impatience before or after (venting.yml; not on social, rate or inform turns)",
+                   add_venting, VENTING_SKIPPED_INTENTS),
+    Transformation("fragments", "terse: politeness, fillers, final particles, punctuation dropped"
+                   " (fragments.yml; not greet)", to_fragment, FRAGMENTS_SKIPPED_INTENTS),
 ]
 
 
 def transform_examples(examples: Examples, transformation: Transformation, seed: int = SEED) -> List[Tuple[str, str]]:
-    """Each message rewritten with its own seeded generator, intents kept."""
+    """Each message rewritten with its own seeded generator, intents kept.
+
+    Messages of the transformation's skipped intents come back unchanged.
+    """
     rewritten = []
     for index, (text, intent) in enumerate(examples):
+        if intent in transformation.skip_intents:
+            rewritten.append((text, intent))
+            continue
         rng = random.Random(f"{seed}:{transformation.name}:{index}:{text}")
         rewritten.append((transformation.rewrite(text, rng), intent))
     return rewritten

@@ -152,3 +152,148 @@ def test_report_gives_the_drop_in_points_per_rewrite():
     assert row["drop_points"] == 50.0
     assert [error["gold"] for error in row["newly_wrong"]] == ["refund"]
     assert "| one typo or homophone" in robustness.markdown_table(report)
+
+
+# --- multi_intent, venting, fragments ----------------------------------------
+
+def _rewrites(name: str, text: str, intent: str = "refund", seeds: int = 40):
+    transformation = by_name(name)
+    return [transform_examples([(text, intent)], transformation, seed=seed)[0] for seed in range(seeds)]
+
+
+def _glued(rewritten: str, text: str, phrases) -> bool:
+    """The message whole, with one listed phrase before or after it (maybe a space or comma between)."""
+    if rewritten.endswith(text):
+        return rewritten[:-len(text)].rstrip(" ，") in phrases["before"]
+    if rewritten.startswith(text):
+        return rewritten[len(text):].lstrip(" ，") in phrases["after"]
+    return False
+
+
+@pytest.mark.parametrize("name, path", [("multi_intent", robustness.GREETINGS_FILE),
+                                        ("venting", robustness.VENTING_FILE)])
+def test_glued_phrases_come_from_the_lists_before_or_after_the_whole_message(name, path):
+    phrases = robustness.load_phrases(path)
+    assert phrases["before"] and phrases["after"]
+    for text in ("我要退款", "快递三天没更新了 单号SF1234567890", "转人工！"):
+        rewritten = [new for new, _ in _rewrites(name, text)]
+        assert all(_glued(new, text, phrases) for new in rewritten), rewritten
+        assert any(new.endswith(text) for new in rewritten) and any(new.startswith(text) for new in rewritten)
+        # Sometimes run together, with no space.
+        assert any(new[len(new) - len(text) - 1] not in " ，" for new in rewritten if new.endswith(text))
+
+
+@pytest.mark.parametrize("name", ["multi_intent", "venting"])
+def test_glued_phrases_keep_the_intent_and_repeat_themselves(name):
+    assert all(intent == "refund" for _, intent in _rewrites(name, "我要退款"))
+    assert _rewrites(name, "我要退款") == _rewrites(name, "我要退款")
+
+
+def test_multi_intent_leaves_greetings_alone_and_greets_everything_else():
+    transformation = by_name("multi_intent")
+    assert transform_examples([("你好呀", "greet"), ("在吗", "greet")], transformation) == [
+        ("你好呀", "greet"), ("在吗", "greet")]
+    for text, intent in EXAMPLES:
+        assert transform_examples([(text, intent)], transformation)[0][0] != text
+
+
+def test_multi_intent_uses_the_greetings_the_brief_names():
+    phrases = robustness.load_phrases(robustness.GREETINGS_FILE)
+    assert {"你好", "在吗", "哈喽 亲", "您好 打扰一下"} <= set(phrases["before"])
+
+
+@pytest.mark.parametrize("intent", sorted(robustness.VENTING_SKIPPED_INTENTS))
+def test_venting_leaves_intents_whose_meaning_it_would_change_alone(intent):
+    assert transform_examples([("好的", intent)], by_name("venting")) == [("好的", intent)]
+
+
+@pytest.mark.parametrize("intent", ["refund", "logistics", "complaint", "fraud_check", "merchant_support",
+                                    "ticket_status", "request_human", "ask_hotline", "ask_service_hours",
+                                    "contact_channels"])
+def test_venting_rewrites_case_intents(intent):
+    text = "我的订单怎么样了"
+    new, kept = transform_examples([(text, intent)], by_name("venting"))[0]
+    assert new != text and text in new and kept == intent
+
+
+def test_venting_skips_exactly_the_social_rate_and_inform_intents():
+    assert robustness.VENTING_SKIPPED_INTENTS == {"greet", "thank", "affirm", "goodbye", "rate", "inform", "deny",
+                                                  "resume_bot", "bot_challenge"}
+
+
+def test_venting_phrases_name_no_topic():
+    phrases = robustness.load_phrases(robustness.VENTING_FILE)
+    for phrase in phrases["before"] + phrases["after"]:
+        assert not any(word in phrase for word in ("投诉", "举报", "人工", "客服", "退款", "快递", "骗")), phrase
+
+
+def test_punctuation_only_venting_is_glued_without_a_space():
+    phrases = {"before": ("气死了",), "after": ("！！！",)}
+    rewritten = {robustness.glue_phrase("我要退款", phrases, random.Random(seed)) for seed in range(30)}
+    assert "我要退款！！！" in rewritten
+    assert not any(text.startswith("我要退款") and text != "我要退款！！！" for text in rewritten)
+
+
+def test_glue_after_a_message_ending_in_punctuation_uses_no_comma():
+    phrases = {"before": ("你好",), "after": ("在吗",)}
+    rewritten = {robustness.glue_phrase("转人工！", phrases, random.Random(seed)) for seed in range(40)}
+    assert not any("！，" in text for text in rewritten)
+    assert {"转人工！在吗", "转人工！ 在吗"} <= rewritten
+
+
+@pytest.mark.parametrize("text, terse", [
+    ("请问一下退款多久到账呢？", "退款多久到账"),
+    ("我想退款", "退款"),
+    ("麻烦转接一下人工坐席", "转接人工坐席"),
+    ("您好，我的快递到哪了啊？？", "我的快递到哪了"),
+    ("你是机器人吗", "你是机器人"),
+    ("东西不想要了，能退吗？还没拆封", "东西不想要了 能退 还没拆封"),
+    # Punctuation inside codes stays; particles go only at the end of a clause.
+    ("请问订单 261115-300118842265901 到哪了？", "订单 261115-300118842265901 到哪了"),
+    ("吗啡类的药能买吗", "吗啡类的药能买"),
+    # Listed longer words stay whole.
+    ("一下子就坏了啊", "一下子就坏了"),
+    ("不麻烦了", "不麻烦了"),
+])
+def test_fragments_drop_politeness_fillers_particles_and_punctuation(text, terse):
+    assert rewrite("fragments", text) == terse
+
+
+@pytest.mark.parametrize("text", ["好啊", "在吗", "是吗？", "嗯啊"])
+def test_fragments_keep_at_least_two_characters(text):
+    # Cut to fewer than two characters: the message stays as it was.
+    assert rewrite("fragments", text) == text
+
+
+@pytest.mark.parametrize("text", ["快递到哪了", "转人工", "订单号 261115-300118842265901"])
+def test_fragments_leave_terse_messages_unchanged(text):
+    assert rewrite("fragments", text) == text
+
+
+def test_fragments_leave_greetings_alone():
+    # 您好客服 without its 您好 would read as a request for customer service.
+    assert transform_examples([("您好客服", "greet")], by_name("fragments")) == [("您好客服", "greet")]
+    assert transform_examples([("您好客服", "contact_channels")], by_name("fragments")) == [
+        ("客服", "contact_channels")]
+
+
+def test_fragment_words_are_the_briefs():
+    words = robustness.load_phrases(robustness.FRAGMENTS_FILE)
+    assert {"请问", "麻烦", "一下", "我想", "您好"} <= set(words["drop"])
+    assert set(words["particles"]) == {"吗", "呢", "啊"}
+
+
+def test_report_has_a_row_for_each_new_category_and_skipped_messages_are_not_changed():
+    examples = [("你好", "greet"), ("请问我要退款吗", "refund"), ("谢谢", "thank")]
+    report = robustness.robustness_report(_always("refund"), examples, 0.5, 0.1,
+                                          [by_name("multi_intent"), by_name("venting"), by_name("fragments")])
+    rows = {row["transformation"]: row for row in report["transformations"]}
+    assert list(rows) == ["multi_intent", "venting", "fragments"]
+    assert rows["multi_intent"]["changed_messages"] == 2  # not the greeting
+    assert rows["venting"]["changed_messages"] == 1  # the refund only
+    assert rows["fragments"]["changed_messages"] == 1  # 谢谢 and 你好 are already terse
+    for row in rows.values():
+        assert row["accuracy"] == report["clean_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+        assert row["drop_points"] == 0.0
+    table = robustness.markdown_table(report)
+    assert "| a greeting before or after" in table and "| anger or impatience" in table and "| terse:" in table
