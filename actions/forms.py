@@ -13,7 +13,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.services import complaints, fraud
+from bot.services import complaints, conversation, fraud
 from bot.services.backends import orders
 from bot.services.order_lookup import find_order, references
 from bot.services.replies import reply
@@ -54,7 +54,22 @@ class ActionAskComplaintText(_AskAction):
 
 
 class ActionAskComplaintOrder(_AskAction):
+    """Asks for the order; a priority case first hears that it is handled with priority."""
+
     reply_name = "ask_complaint_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        # Only on the message that showed it, not again after an unreadable order number.
+        latest = [{"parse_data": tracker.latest_message}]
+        acknowledgement = complaints.priority_acknowledgement(
+            conversation.entity_values(latest, "safety_signal"),
+            [complaints.amount_in_yuan(value) for value in conversation.entity_values(latest, "amount")],
+        )
+        if acknowledgement:
+            dispatcher.utter_message(**acknowledgement)
+        return await super().run(dispatcher, tracker, domain)
 
 
 class ActionAskFraudStory(_AskAction):

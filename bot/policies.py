@@ -11,6 +11,9 @@ window's states against the full history on random conversations with forms,
 rule-only turns, follow-ups and reverted turns.
 
 HandoffPolicy keeps the bot quiet while a person has the conversation.
+FrustrationPolicy acknowledges an angry shopper first and takes them to a
+person sooner; RatingReplyPolicy reads a bare digit after the rating question
+as the rating.
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import (
+    ACTION_EXTRACT_SLOTS,
     ACTION_LISTEN_NAME,
+    ACTION_SESSION_START_NAME,
     USER_INTENT_BACK,
     USER_INTENT_RESTART,
     USER_INTENT_SESSION_START,
@@ -33,11 +38,16 @@ from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     Event,
     FollowupAction,
     SlotSet,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import frustration
+from bot.services import rating
 
 DEFAULT_RECENT_ACTIONS = 12
 # Memoization skips turns that only rules know (Rasa hides them from stories),
@@ -303,3 +313,152 @@ class HandoffPolicy(Policy):
         if intent == self.config["resume_intent"]:
             return self.config["resume_action"]
         return self.config["relay_action"]
+
+
+def _this_turn(tracker: DialogueStateTracker) -> Optional[List[Text]]:
+    """The actions run since the latest user message; None before any."""
+    done: List[Text] = []
+    for event in reversed(tracker.applied_events()):
+        if isinstance(event, UserUttered):
+            return list(reversed(done))
+        if isinstance(event, ActionExecuted) and event.action_name not in (ACTION_EXTRACT_SLOTS, None):
+            done.append(event.action_name)
+    return None
+
+
+def _session_user_messages(tracker: DialogueStateTracker) -> List[UserUttered]:
+    messages: List[UserUttered] = []
+    for event in reversed(tracker.applied_events()):
+        if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
+            break
+        if isinstance(event, UserUttered):
+            messages.append(event)
+    return messages
+
+
+class _PlanPolicy(Policy):
+    """Predicts the steps of a short plan for the current turn, then stands aside."""
+
+    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
+        # Nothing to learn; the empty resource lets Rasa load the policy.
+        with self._model_storage.write_to(self._resource):
+            pass
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        done = _this_turn(tracker)
+        plan = self._plan(tracker, done) if done is not None else []
+        if plan[: len(done or [])] == done and len(plan) > len(done or []):
+            action = plan[len(done or [])]
+            if action in domain.action_names_or_texts:
+                probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+        raise NotImplementedError
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class FrustrationPolicy(_PlanPolicy):
+    """An angry shopper hears an acknowledgement first, then gets a person or the case.
+
+    The NLU marks frustrated messages (bot/components/frustration_detector.py).
+    With a subject (a parcel, a refund, an order, a form's question) the case
+    goes on after the acknowledgement; without one, or at the second
+    frustrated message of a session, the shopper goes to a person at once:
+    the escalation response, then the handoff ticket. bot.frustration.route
+    decides; the acknowledgement action words it the same way.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Above the rules (6) and the handoff relay (7); it stands aside
+            # while a person has the conversation.
+            "priority": 8,
+            "paused_slot": "handoff_ticket",
+            "acknowledge_action": "action_acknowledge_frustration",
+            "person_actions": ["utter_escalate", "action_handoff", ACTION_LISTEN_NAME],
+            "case_actions": {
+                "refund": "refund_form",
+                "logistics": "logistics_form",
+                "complaint": "complaint_form",
+                "fraud_check": "fraud_form",
+                "ticket_status": "action_ticket_status",
+                "rate": "action_store_rating",
+            },
+        }
+
+    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+        message = tracker.latest_message
+        if message is None or not frustration.is_frustrated(message.parse_data):
+            return []
+        intent = message.intent.get("name")
+        if intent in _RASA_CONTROL_INTENTS or (tracker.get_slot(self.config["paused_slot"]) and not done):
+            return []
+        form = _active_loop_before_latest_message(tracker)
+        frustrated = sum(frustration.is_frustrated(m.parse_data) for m in _session_user_messages(tracker))
+        plan = [self.config["acknowledge_action"]]
+        if frustration.route(intent, message.parse_data, frustrated, form is not None) == frustration.PERSON:
+            return plan + self.config["person_actions"]
+        return plan + [self.config["case_actions"].get(intent) or form]
+
+def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optional[Text]:
+    # The form the message answered; later in the turn a step may start or end one.
+    active: Optional[Text] = None
+    for event in tracker.applied_events():
+        if isinstance(event, ActiveLoop):
+            active = event.name
+        if isinstance(event, UserUttered) and event is tracker.latest_message:
+            return active
+    return active
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class RatingReplyPolicy(_PlanPolicy):
+    """A bare 「4」 or 「五星」 right after the rating question is the rating.
+
+    Out of context the NLU cannot tell a bare digit from the start of an
+    order number; right after the question it can only be the score. A
+    longer number typed then (an order number) is left to the other policies.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "priority": 8,
+            "rating_action": "action_store_rating",
+            # The rating question's buttons send this intent.
+            "rating_payload": "/rate",
+        }
+
+    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+        message = tracker.latest_message
+        if message is None or not rating.is_bare_score(message.text or ""):
+            return []
+        if not self._rating_was_asked(tracker):
+            return []
+        return [self.config["rating_action"], ACTION_LISTEN_NAME]
+
+    def _rating_was_asked(self, tracker: DialogueStateTracker) -> bool:
+        seen_user = False
+        for event in reversed(tracker.applied_events()):
+            if isinstance(event, UserUttered):
+                if seen_user:
+                    return False
+                seen_user = True
+            elif isinstance(event, BotUttered) and seen_user:
+                buttons = (event.data or {}).get("buttons") or []
+                return any(str(b.get("payload", "")).startswith(self.config["rating_payload"]) for b in buttons)
+        return False

@@ -38,6 +38,14 @@ Definitions (also the page's footnotes):
   outside handoffs).
 - Time before escalation: from a conversation's first user message to its
   first escalation; the median over escalated conversations.
+- Frustrated conversation: one with a user message (relayed ones too) the
+  NLU tagged with a ``frustration`` entity (value: the cue, e.g. insult,
+  threat, impatience). Turns to a person: the user messages from the first
+  frustrated one up to and including the last one before the first
+  escalation (as above, any reason) after it; 1 = escalated at once, 0 = the
+  message already went to an agent. Without such an escalation it did not
+  reach a person. Figures: count and share of conversations, reached / not
+  reached, median and max turns; per conversation in ``conversations.csv``.
 - Fraud checks: ``action_fraud_check`` runs, by the risk level its answer
   names (labels from cases.yml fraud.level_labels).
 - Ratings and tickets: rows of the ticket store created in the period;

@@ -61,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def write_report(
     period: Period, out_dir: Path, tracker_url: str, service_url: str,
-    nlu_dir: Path = Path("reports/nlu"), page_size: int = PAGE_SIZE,
+    nlu_dir: Path = Path("reports/nlu/heldout"), page_size: int = PAGE_SIZE,
 ) -> Written:
     """Read both stores and write the page and the CSV files."""
     figures = read_figures(period, tracker_url, service_url, page_size)
@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="tracker store: SQLAlchemy URL or SQLite file (default: the profile's endpoints file)")
     parser.add_argument("--service-db", metavar="URL",
                         help="tickets and ratings (default: DATABASE_URL, or the profile's database)")
-    parser.add_argument("--nlu-dir", type=Path, default=Path("reports/nlu"),
-                        help="where make eval wrote its images (default: reports/nlu)")
+    parser.add_argument("--nlu-dir", type=Path, default=Path("reports/nlu/heldout"),
+                        help="where make eval wrote the held-out set's images (default: reports/nlu/heldout)")
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help=argparse.SUPPRESS)
     return parser

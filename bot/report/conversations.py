@@ -19,6 +19,17 @@ Escalations, in the order a conversation can reach them:
 
 A ticket belongs to the conversation of its sender that was open when it was
 created: the last one whose session started at or before ``created_at``.
+
+Frustration: a user message is frustrated when the NLU put a ``frustration``
+entity on it (any cue: insult, threat, impatience, ...); a conversation is
+frustrated when any of its user messages is, relayed ones included. Reaching
+a person is the first of the escalations above (any reason, priority
+complaints included) at or after the first frustrated message. Turns to a
+person = the user messages from the first frustrated one up to and including
+the last one sent before that escalation (a frustrated first message answered
+with the human route at once: 1). A first frustrated message sent while the
+conversation was already handed to a person (relayed) reached one: 0 turns.
+A frustrated conversation without either did not reach a person.
 """
 from __future__ import annotations
 
@@ -56,6 +67,11 @@ class UserMessage:
     at: datetime
     intent: Optional[str]
     relayed: bool  # sent while a person had the conversation (handoff_ticket set)
+    frustration: Tuple[str, ...] = ()  # the NLU's frustration cues, empty when calm
+
+    @property
+    def frustrated(self) -> bool:
+        return bool(self.frustration)
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,24 @@ class Conversation:
     @property
     def contained(self) -> bool:
         return not self.escalations and not any(ticket.status in OPEN_STATUSES for ticket in self.tickets)
+
+    @property
+    def frustrated(self) -> bool:
+        return any(message.frustrated for message in self.messages)
+
+    def turns_to_person(self) -> Optional[int]:
+        """User messages from the first frustrated one to a person (see the module); None if none."""
+        first = next((index for index, message in enumerate(self.messages) if message.frustrated), None)
+        if first is None:
+            return None
+        if self.messages[first].relayed:
+            return 0
+        since = self.messages[first].at
+        escalation = next((e for e in self.escalations if e.at >= since), None)
+        if escalation is None:
+            return None
+        before = sum(message.at <= escalation.at for message in self.messages[first:])
+        return max(1, before)  # a ticket's clock may run a little behind the bot's
 
     def seconds_before_escalation(self) -> Optional[float]:
         if not self.escalations:
@@ -226,7 +260,7 @@ class _SenderState:
 
     def _on_user(self, event: StoredEvent, at: datetime) -> None:
         self._settle_fraud_check(None)
-        self._session.messages.append(UserMessage(at, event.name, self._handed_off))
+        self._session.messages.append(UserMessage(at, event.name, self._handed_off, event.frustration))
         self._last_intent = event.name
 
     def _on_bot(self, event: StoredEvent, _at: datetime) -> None:

@@ -4,7 +4,13 @@ One file per figure (rather than one long table) so each opens in Excel as
 it is. Every file has English column names and, where a code is shown, a
 ``*_zh`` column with the Chinese label of the page. Encoding is UTF-8 with a
 BOM: without it Excel on Windows reads Chinese as mojibake. Rates are
-fractions (0.5 = 50%), rounded to 4 decimals; empty cells mean "no data".
+fractions (0.5 = 50%), rounded to 4 decimals; empty cells mean "no data";
+yes/no columns are ``true``/``false``.
+
+``conversations.csv`` has one row per conversation of the period (oldest
+session first): its sender, start (Shanghai time), topic, user messages,
+escalations, whether it was contained, whether it was frustrated and its
+turns to a person (empty when it was not frustrated or reached nobody).
 """
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ import csv
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from bot.clock import in_service_zone
 from bot.report import labels
-from bot.report.figures import Figures
+from bot.report.figures import ConversationRow, Figures
 
 DATA_DIR_NAME = "triage-report-data"
 
@@ -51,8 +58,23 @@ def tables(figures: Figures) -> Dict[str, tuple]:
         "tickets": (
             ["kind", "kind_zh", "status", "status_zh", "priority", "tickets"],
             [[row.kind, labels.ticket_kind_label(row.kind), row.status, labels.ticket_status_label(row.status),
-              "true" if row.priority else "false", row.count] for row in figures.tickets]),
+              _yes_no(row.priority), row.count] for row in figures.tickets]),
+        "conversations": (CONVERSATION_COLUMNS, [conversation_cells(row) for row in figures.conversation_rows]),
     }
+
+
+CONVERSATION_COLUMNS = [
+    "sender_id", "started_at", "topic", "topic_zh", "messages", "escalations", "contained",
+    "frustrated", "turns_to_person",
+]
+
+
+def conversation_cells(row: ConversationRow) -> List[Any]:
+    return [
+        row.sender_id, in_service_zone(row.started_at).isoformat(timespec="seconds"), row.topic,
+        labels.intent_label(row.topic), row.messages, row.escalations, _yes_no(row.contained),
+        _yes_no(row.frustrated), _number(row.turns_to_person),
+    ]
 
 
 def summary_rows(figures: Figures) -> List[List[Any]]:
@@ -71,6 +93,12 @@ def summary_rows(figures: Figures) -> List[List[Any]]:
         ["escalations", figures.escalation_total],
         ["escalated_conversations", figures.escalated_conversations],
         ["median_seconds_before_escalation", _number(figures.median_seconds_before_escalation)],
+        ["frustrated_conversations", figures.frustration.conversations],
+        ["frustrated_share", _rate(figures.frustrated_share)],
+        ["frustrated_reached_person", figures.frustration.reached],
+        ["frustrated_not_reached_person", figures.frustration.not_reached],
+        ["median_turns_to_person", _number(figures.frustration.median_turns)],
+        ["max_turns_to_person", _number(figures.frustration.max_turns)],
         ["fraud_checks", sum(count for _, count in figures.fraud_levels)],
         ["ratings", figures.rated],
         ["average_rating", _rate(figures.average_rating)],
@@ -91,3 +119,7 @@ def _rate(value: Optional[float]) -> Any:
 
 def _number(value: Optional[float]) -> Any:
     return "" if value is None else round(value, 1)
+
+
+def _yes_no(value: bool) -> str:
+    return "true" if value else "false"

@@ -4,8 +4,9 @@ Which period a record counts in (see bot/report/__init__.py for the whole
 list of definitions):
 
 - conversation figures (conversations per day and hour, containment,
-  escalations, time before escalation): conversations whose first user
-  message is in the period;
+  escalations, time before escalation, frustrated conversations and their
+  turns to a person, the per-conversation rows): conversations whose first
+  user message is in the period;
 - message figures (messages per day and hour, NLU fallback rate, top
   intents) and fraud checks: by their own time;
 - tickets and ratings: by their creation time; ticket states as stored now.
@@ -70,6 +71,44 @@ class ReasonCount:
 
 
 @dataclass(frozen=True)
+class Frustration:
+    """Frustrated conversations and the turns they took to reach a person (conversations.py)."""
+
+    conversations: int
+    turns_to_person: Tuple[int, ...] = ()  # one per frustrated conversation that reached a person, fewest first
+
+    @property
+    def reached(self) -> int:
+        return len(self.turns_to_person)
+
+    @property
+    def not_reached(self) -> int:
+        return self.conversations - self.reached
+
+    @property
+    def median_turns(self) -> Optional[float]:
+        return statistics.median(self.turns_to_person) if self.turns_to_person else None
+
+    @property
+    def max_turns(self) -> Optional[int]:
+        return max(self.turns_to_person) if self.turns_to_person else None
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """One conversation of the period (the per-conversation CSV)."""
+
+    sender_id: str
+    started_at: datetime
+    topic: str
+    messages: int
+    escalations: int
+    contained: bool
+    frustrated: bool
+    turns_to_person: Optional[int]  # None: not frustrated, or no person reached
+
+
+@dataclass(frozen=True)
 class TicketCount:
     kind: str
     status: str
@@ -91,11 +130,13 @@ class Figures:
     escalations: Tuple[ReasonCount, ...]
     escalated_conversations: int
     median_seconds_before_escalation: Optional[float]
+    frustration: Frustration
     intents: Tuple[Tuple[str, int], ...]  # most frequent first
     fraud_levels: Tuple[Tuple[str, int], ...]
     ratings: Tuple[Tuple[int, int], ...]  # (score, count) for 1..5
     tickets: Tuple[TicketCount, ...]
     promised_containment: Optional[float]  # facts.yml smart_service_share
+    conversation_rows: Tuple[ConversationRow, ...] = ()  # in the period, oldest session first
 
     @property
     def is_empty(self) -> bool:
@@ -104,6 +145,10 @@ class Figures:
     @property
     def containment_rate(self) -> Optional[float]:
         return self.contained / self.conversations if self.conversations else None
+
+    @property
+    def frustrated_share(self) -> Optional[float]:
+        return self.frustration.conversations / self.conversations if self.conversations else None
 
     @property
     def fallback_rate(self) -> Optional[float]:
@@ -153,11 +198,13 @@ def compute_figures(
         escalations=escalations_by_reason(in_period),
         escalated_conversations=len(escalated),
         median_seconds_before_escalation=statistics.median(escalated) if escalated else None,
+        frustration=frustration(in_period),
         intents=top_intents(answered),
         fraud_levels=fraud_checks_by_level(conversations, period, fraud_levels),
         ratings=ratings_by_score(ratings, period),
         tickets=tickets_by_kind_status_priority(tickets, period, ticket_kinds),
         promised_containment=promised_fraction(promised_share),
+        conversation_rows=tuple(conversation_row(c) for c in in_period),
     )
 
 
@@ -196,6 +243,25 @@ def escalations_by_reason(in_period: Sequence[Conversation]) -> Tuple[ReasonCoun
     off = Counter(e.reason for e in escalations if e.off_hours)
     on = Counter(e.reason for e in escalations if not e.off_hours)
     return tuple(ReasonCount(reason, on[reason], off[reason]) for reason in ESCALATION_REASONS)
+
+
+def frustration(in_period: Sequence[Conversation]) -> Frustration:
+    frustrated = [c for c in in_period if c.frustrated]
+    turns = (c.turns_to_person() for c in frustrated)
+    return Frustration(len(frustrated), tuple(sorted(turn for turn in turns if turn is not None)))
+
+
+def conversation_row(conversation: Conversation) -> ConversationRow:
+    return ConversationRow(
+        sender_id=conversation.sender_id,
+        started_at=conversation.started_at,
+        topic=conversation.topic,
+        messages=len(conversation.messages),
+        escalations=len(conversation.escalations),
+        contained=conversation.contained,
+        frustrated=conversation.frustrated,
+        turns_to_person=conversation.turns_to_person(),
+    )
 
 
 def top_intents(messages: Sequence[UserMessage]) -> Tuple[Tuple[str, int], ...]:

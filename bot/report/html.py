@@ -73,6 +73,7 @@ def _report_body(figures: Figures, charts: Dict[str, Optional[str]], context: Pa
         _section("独立解决率 · Containment", [charts.get("containment")], _containment_table(figures), "def-containment"),
         _section("转人工原因 · Escalations by reason", [charts.get("escalations")], _escalation_table(figures),
                  "def-escalations"),
+        _section("用户不满 · Frustrated conversations", [], _frustration_table(figures), "def-frustration"),
         _section("意图与未识别率 · Intents and NLU fallback", [charts.get("intents")],
                  _intent_table(figures) + _nlu_links(context), "def-nlu"),
         _section("防骗核实 · Fraud checks", [charts.get("fraud")], _fraud_table(figures), "def-fraud"),
@@ -147,6 +148,19 @@ def _escalation_table(figures: Figures) -> str:
     return _table(["原因", "reason", labels.in_hours_label(), labels.off_hours_label(), "合计"], rows)
 
 
+def _frustration_table(figures: Figures) -> str:
+    frustration = figures.frustration
+    rows = [
+        ["不满的对话", "frustrated conversations", frustration.conversations],
+        ["占全部对话", "share of conversations", _percent(figures.frustrated_share)],
+        ["转到人工", "reached a person", frustration.reached],
+        ["未转到人工", "did not reach a person", frustration.not_reached],
+        ["到人工的轮数（中位数）", "median turns to a person", _turns(frustration.median_turns)],
+        ["到人工的轮数（最多）", "max turns to a person", _turns(frustration.max_turns)],
+    ]
+    return _table(["指标", "metric", "数值"], rows)
+
+
 def _intent_table(figures: Figures) -> str:
     rows = [[labels.intent_label(intent), intent, count] for intent, count in figures.intents]
     summary = (f"<p>NLU 未识别率 fallback rate：<b>{_percent(figures.fallback_rate)}</b>"
@@ -217,6 +231,13 @@ def _footnotes(context: PageContext) -> str:
                "Each escalation event counts; off hours = outside the service hours of facts.yml."),
         ("def-time", "转人工前的对话时长：从第一条用户消息到第一次转人工，取所有转人工对话的中位数。"
                "Median time from a conversation's first user message to its first escalation."),
+        ("def-frustration", "用户不满 Frustrated：NLU 在用户消息上标出 frustration 实体（辱骂、威胁、不耐烦、无奈等）即为不满的消息；"
+               "对话中有任何一条用户消息不满，即为不满的对话。到人工的轮数：从第一条不满的消息起，到其后第一次转人工"
+               "（上面任何一种转人工）为止的用户消息数，含转人工前的最后一条；第一条不满的消息就直接转人工 = 1 轮，"
+               "发这条消息时已经在人工客服那里 = 0 轮。之后没有转人工的计为未转到人工。"
+               "A conversation is frustrated when the NLU tagged any of its user messages with a frustration "
+               "entity; turns to a person = user messages from the first frustrated one up to the first "
+               "escalation after it (1 = escalated at once; 0 = already with an agent)."),
         ("def-fraud", "防骗核实：action_fraud_check 的次数，按其答复中的风险等级（cases.yml fraud.level_labels）。"
                "Fraud checks by the risk level named in the answer."),
         ("def-stores", "评分和工单：按创建时间计入统计期间；工单状态为生成报告时的状态。"
@@ -234,6 +255,10 @@ def _percent(value: Optional[float]) -> str:
 
 def _score(value: Optional[float]) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _turns(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:g} 轮"
 
 
 def _duration(seconds: Optional[float]) -> str:

@@ -15,11 +15,14 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+# The entity the NLU (FrustrationDetector) puts on a frustrated user message;
+# its value is the cue's kind (insult, threat, impatience, exasperation).
+from bot.frustration import ENTITY as FRUSTRATION_ENTITY
 from bot.report.period import Period
 from bot.report.sources import printable_url, sqlite_file
 from bot.stores.tickets import ratings_table, tickets_table
@@ -58,6 +61,7 @@ class StoredEvent:
     name: Optional[str] = None
     text: Optional[str] = None  # a bot message
     value: Any = None  # a slot's value
+    frustration: Tuple[str, ...] = ()  # a user message's frustration cues (entity values)
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,13 @@ def read_events(engine: Optional[Engine], period: Period, page_size: int = PAGE_
     rows = events_table.c
     query = sa.select(
         rows.id, rows.sender_id, rows.type_name, rows.timestamp, rows.intent_name, rows.action_name,
-        # JSON is only needed for bot texts and the handoff slot's value.
-        sa.case((rows.type_name.in_(("bot", "slot")), rows.data), else_=sa.null()).label("data"),
+        # JSON is only needed for bot texts, the handoff slot's value and the
+        # entities of user messages that may be frustrated (most are not).
+        sa.case(
+            (rows.type_name.in_(("bot", "slot")), rows.data),
+            (sa.and_(rows.type_name == "user", rows.data.like(f'%"{FRUSTRATION_ENTITY}"%')), rows.data),
+            else_=sa.null(),
+        ).label("data"),
     ).where(
         rows.type_name.in_(USED_EVENT_TYPES),
         sa.or_(rows.type_name != "slot", rows.action_name == HANDOFF_SLOT),
@@ -195,10 +204,20 @@ def _unreadable(engine: Engine, error: sa.exc.DBAPIError) -> str:
     return f"cannot read {printable_url(str(engine.url))}: {reason}"
 
 
+def frustration_cues(parse_data: Any) -> Tuple[str, ...]:
+    """The values of the ``frustration`` entities of a user message's parse data."""
+    entities = parse_data.get("entities") if isinstance(parse_data, dict) else None
+    return tuple(
+        str(entity.get("value") or "") for entity in entities or ()
+        if isinstance(entity, dict) and entity.get("entity") == FRUSTRATION_ENTITY
+    )
+
+
 def _event_from_row(row: Any) -> StoredEvent:
     data = json.loads(row.data) if row.data else {}
     if row.type_name == "user":
-        return StoredEvent(row.sender_id, "user", row.timestamp, name=row.intent_name)
+        return StoredEvent(row.sender_id, "user", row.timestamp, name=row.intent_name,
+                           frustration=frustration_cues(data.get("parse_data")))
     if row.type_name == "action":
         return StoredEvent(row.sender_id, "action", row.timestamp, name=row.action_name)
     if row.type_name == "bot":

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
+from bot.services.replies import replies, reply
 from bot.services.rules import case_rules, priority_amount_yuan
 
 _CHINESE_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -26,6 +27,18 @@ def is_priority(safety_signals: Iterable[str], amounts: Iterable[Optional[Decima
         return True
     threshold = Decimal(str(priority_amount_yuan()))
     return any(amount is not None and amount > threshold for amount in amounts)
+
+
+HEALTH_SIGNAL = "健康伤害"
+
+
+def priority_acknowledgement(safety_signals: Iterable[str], amounts: Iterable[Optional[Decimal]]) -> Optional[Dict[str, Any]]:
+    """The priority promise said before the order question, or None for an ordinary complaint."""
+    signals = list(safety_signals)
+    if not is_priority(signals, amounts):
+        return None
+    advice = replies()["complaint_health_advice"] if HEALTH_SIGNAL in signals else ""
+    return reply("complaint_priority_ack", health_advice=advice)
 
 
 def amount_in_yuan(value: str) -> Optional[Decimal]:

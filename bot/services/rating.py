@@ -23,5 +23,16 @@ def parse_score(value: Optional[object]) -> Optional[int]:
     return int(token) if token.isdigit() else _CHINESE_SCORES[token]
 
 
+# A reply that is nothing but a score: 「4」, 「４分」, 「五星」, 「给5分吧」.
+_BARE_SCORE = re.compile(r"^(?:给|打)?\s*(?:[1-5]|[一二两三四五])\s*(?:分|星|颗星)?\s*(?:吧|啦|好评|哈|呀)?\s*[!.。！~]*$")
+
+
+def is_bare_score(text: str) -> bool:
+    """Whether ``text`` is only a 1-5 score, the answer to the rating question."""
+    from bot.text import normalize
+
+    return bool(_BARE_SCORE.match(normalize(text or "")))
+
+
 def is_low(score: int) -> bool:
     return score <= case_rules()["rating"]["low_score"]

@@ -21,12 +21,23 @@ Shanghai time, 2026-11-25 unless said otherwise:
 | ivan | 2026-11-24 09:00 | ask_service_hours | answered | contained |
 | judy | 02:00 | request_human | utter_escalate +5 s, message ticket (open) | asked for human, off hours |
 | kim | 20:00 | none | session only | not a conversation |
+
+Frustrated conversations (``frustration_events``, a store of their own so the
+figures above stay as they are), 2026-11-25; (!cue) marks a message the NLU
+tagged with a frustration entity:
+
+| sender | session | messages (intent) | what happens | expected |
+|---|---|---|---|---|
+| mia | 10:00 | request_human (!insult) | utter_escalate, action_handoff | frustrated, 1 turn to a person |
+| noah | 11:00 | greet, logistics (!impatience), inform, request_human (!threat) | utter_escalate after the 4th | frustrated, 3 turns |
+| olivia | 12:00 | ask_hotline (!exasperation), thank | answered | frustrated, no person reached |
+| peter | 13:00 | request_human (text "frustration", no entity) | utter_escalate | calm, escalated |
 """
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 from zoneinfo import ZoneInfo
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -55,8 +66,15 @@ def session(moment: datetime) -> List[Event]:
             ActionExecuted("action_listen", timestamp=_ts(moment))]
 
 
-def user(intent: str, moment: datetime, text: str = "") -> List[Event]:
-    return [UserUttered(text or intent, {"name": intent, "confidence": 0.9}, timestamp=_ts(moment))]
+def user(intent: str, moment: datetime, text: str = "", frustration: Optional[str] = None) -> List[Event]:
+    """A user message; ``frustration`` is the cue of the NLU's frustration entity, if any."""
+    text = text or intent
+    entities = [frustration_entity(frustration, text)] if frustration else []
+    return [UserUttered(text, {"name": intent, "confidence": 0.9}, entities, timestamp=_ts(moment))]
+
+
+def frustration_entity(cue: str, text: str) -> Dict[str, Any]:
+    return {"entity": "frustration", "value": cue, "start": 0, "end": len(text), "extractor": "FrustrationDetector"}
 
 
 def step(name: str, moment: datetime, *texts: str) -> List[Event]:
@@ -113,6 +131,27 @@ def scenario_events() -> Dict[str, List[Event]]:
     }
 
 
+def frustration_events() -> Dict[str, List[Event]]:
+    return {
+        "mia": session(at(10)) + user("request_human", at(10), "你们这破机器人，给我转人工", frustration="insult")
+        + step("utter_escalate", at(10, 0, 1), "人工") + step("action_handoff", at(10, 0, 2), "工单")
+        + handoff_slot("T20261125-0001", at(10, 0, 2)) + action("action_listen", at(10, 0, 2)),
+        "noah": session(at(11)) + user("greet", at(11)) + action("utter_greet", at(11, 0, 1), "您好")
+        + user("logistics", at(11, 1), "快递怎么还没到，快点", frustration="impatience")
+        + action("logistics_form", at(11, 1, 1), "单号")
+        + user("inform", at(11, 2), "1234567890") + action("action_logistics_status", at(11, 2, 1), "运输中")
+        + user("request_human", at(11, 3), "再不解决我就投诉你们", frustration="threat")
+        + step("utter_escalate", at(11, 3, 1), "人工") + step("action_handoff", at(11, 3, 2), "工单")
+        + handoff_slot("T20261125-0002", at(11, 3, 2)) + action("action_listen", at(11, 3, 2)),
+        "olivia": session(at(12)) + user("ask_hotline", at(12), "唉，到底怎么联系你们", frustration="exasperation")
+        + action("utter_hotline", at(12, 0, 1), "热线")
+        + user("thank", at(12, 1)) + action("utter_you_are_welcome", at(12, 1, 1), "不客气"),
+        # The word is in the stored text, but no entity: calm.
+        "peter": session(at(13)) + user("request_human", at(13), "frustration")
+        + step("utter_escalate", at(13, 0, 1), "人工") + action("action_handoff", at(13, 0, 2), "工单"),
+    }
+
+
 def write_tickets_and_ratings(store: TicketStore) -> None:
     store.create(TicketKind.HANDOFF, "bob", "转人工", now=at(10, 30, 2))
     callback = store.create(TicketKind.CALLBACK, "bob", "回电", phone="13812345678", now=at(10, 31, 1))
@@ -126,9 +165,10 @@ def write_tickets_and_ratings(store: TicketStore) -> None:
     store.add_rating("grace", 4, case="refund", now=at(11, 1))
 
 
-def write_trackers(tracker_store: SQLTrackerStore) -> None:
+def write_trackers(tracker_store: SQLTrackerStore, conversations: Optional[Dict[str, List[Event]]] = None) -> None:
+    """The scenario's conversations (default) or ``conversations``, saved by Rasa's tracker store."""
     async def save_all() -> None:
-        for sender, events in scenario_events().items():
+        for sender, events in (scenario_events() if conversations is None else conversations).items():
             await tracker_store.save(DialogueStateTracker.from_events(sender, events, slots=SLOTS))
 
     asyncio.run(save_all())

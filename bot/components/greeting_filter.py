@@ -1,0 +1,70 @@
+"""NLU component: a greeting glued to a request does not steer the intent."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import greetings
+
+# Registered as a featurizer so the recipe runs it in config order, right
+# after the tokenizer, on training data and incoming messages alike.
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class GreetingFilter(GraphComponent):
+    """Drops the greeting's tokens when the message asks something besides it.
+
+    「您好 人工」 is classified on 「人工」, 「人工客服 在不在呀」 on 「人工客服」;
+    「你好」 and 「在吗 我想咨询一下」 keep all their tokens and stay greetings.
+    The text itself is untouched, so entities, slots and what is stored in
+    the conversation still see the whole message. Words: greetings.yml.
+    """
+
+    def __init__(self, lexicon: greetings.GreetingLexicon) -> None:
+        self._lexicon = lexicon
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "GreetingFilter":
+        return cls(greetings.greeting_lexicon())
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        # New greeting words change what the classifier was trained on.
+        return hashlib.sha256(greetings.GREETINGS_FILE.read_bytes()).hexdigest()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._hide_greeting(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._hide_greeting(message)
+        return messages
+
+    def _hide_greeting(self, message: Message) -> None:
+        text, tokens = message.get(TEXT), message.get(TOKENS_NAMES[TEXT])
+        if not isinstance(text, str) or not tokens:
+            return
+        span = self._lexicon.request_span(text)
+        if span is None:
+            return
+        start, end = span
+        kept = [token for token in tokens if token.end > start and token.start < end]
+        if kept:
+            message.set(TOKENS_NAMES[TEXT], kept)

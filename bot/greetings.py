@@ -1,0 +1,137 @@
+"""Where the greeting ends and the request starts, in a shopper's message.
+
+Shoppers glue greetings to requests: 「您好 人工」, 「人工客服 在不在呀」,
+「哈喽 有人工吗」. :func:`request_span` finds the part of a message that is
+not greeting; the NLU then classifies that part alone, so the request wins
+and a greeting is only a message that is nothing but a greeting. The words
+are data: bot/knowledge/greetings.yml.
+"""
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Optional, Tuple
+
+import yaml
+
+from bot.facts import KNOWLEDGE_DIR
+
+GREETINGS_FILE = KNOWLEDGE_DIR / "greetings.yml"
+
+
+@dataclass(frozen=True)
+class GreetingLexicon:
+    phrases: Tuple[str, ...]  # longest first, lower case
+    single_characters: frozenset
+    particles: frozenset
+    openers: Tuple[str, ...]  # longest first
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> "GreetingLexicon":
+        return cls(
+            phrases=_longest_first(phrase.lower() for phrase in data["phrases"]),
+            single_characters=frozenset(data.get("single_characters", [])),
+            particles=frozenset(data.get("particles", "")),
+            openers=_longest_first(data.get("openers", [])),
+        )
+
+    def request_span(self, text: str) -> Optional[Tuple[int, int]]:
+        """(start, end) of what ``text`` asks besides its greetings.
+
+        None when there is nothing to cut: no greeting at either end, or
+        nothing but greetings and openers ("你好 我想咨询一下" asks nothing yet).
+        """
+        lowered = text.lower()
+        start = self._after_leading_greetings(lowered)
+        end = self._before_trailing_greetings(lowered, start)
+        if (start, end) == (0, len(text)) or self._only_openers(lowered[start:end]):
+            return None
+        return start, end
+
+    def _is_separator(self, char: str) -> bool:
+        return char.isspace() or char in self.particles or unicodedata.category(char)[0] in "PS"
+
+    def _after_leading_greetings(self, text: str) -> int:
+        position, cut = 0, 0
+        while position < len(text):
+            length = self._greeting_at(text, position)
+            if length:
+                position = cut = position + length
+            elif self._is_separator(text[position]):
+                position += 1
+            else:
+                break
+        return self._skip_separators(text, cut) if cut else 0
+
+    def _before_trailing_greetings(self, text: str, floor: int) -> int:
+        position, cut = len(text), len(text)
+        while position > floor:
+            length = self._greeting_ending_at(text, position, floor)
+            if length:
+                position = cut = position - length
+            elif self._is_separator(text[position - 1]):
+                position -= 1
+            else:
+                break
+        if cut == len(text):
+            return cut
+        while cut > floor and self._is_separator(text[cut - 1]):
+            cut -= 1
+        return cut
+
+    def _skip_separators(self, text: str, position: int) -> int:
+        while position < len(text) and self._is_separator(text[position]):
+            position += 1
+        return position
+
+    def _greeting_at(self, text: str, position: int) -> int:
+        for phrase in self.phrases:
+            if text.startswith(phrase, position) and not _glued_latin(text, position, position + len(phrase)):
+                return len(phrase)
+        char = text[position:position + 1]
+        if char in self.single_characters and self._stands_alone(text, position):
+            return 1
+        return 0
+
+    def _greeting_ending_at(self, text: str, end: int, floor: int) -> int:
+        for phrase in self.phrases:
+            start = end - len(phrase)
+            if start >= floor and text.startswith(phrase, start) and not _glued_latin(text, start, end):
+                return len(phrase)
+        if end - 1 >= floor and text[end - 1] in self.single_characters and self._stands_alone(text, end - 1):
+            return 1
+        return 0
+
+    def _stands_alone(self, text: str, position: int) -> bool:
+        before = text[position - 1] if position > 0 else " "
+        after = text[position + 1] if position + 1 < len(text) else " "
+        return self._is_separator(before) and self._is_separator(after)
+
+    def _only_openers(self, text: str) -> bool:
+        position = self._skip_separators(text, 0)
+        while position < len(text):
+            opener = next((o for o in self.openers if text.startswith(o, position)), None)
+            if opener is None:
+                return False
+            position = self._skip_separators(text, position + len(opener))
+        return True
+
+
+def _longest_first(items: Iterable[str]) -> Tuple[str, ...]:
+    return tuple(sorted(set(items), key=len, reverse=True))
+
+
+def _glued_latin(text: str, start: int, end: int) -> bool:
+    """"hi" in "hipp" is no greeting: a Latin phrase needs a boundary."""
+    if not text[start:end].isascii():
+        return False
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    return (before.isascii() and before.isalnum()) or (after.isascii() and after.isalnum())
+
+
+@functools.lru_cache(maxsize=None)
+def greeting_lexicon() -> GreetingLexicon:
+    with GREETINGS_FILE.open(encoding="utf-8") as handle:
+        return GreetingLexicon.from_mapping(yaml.safe_load(handle))

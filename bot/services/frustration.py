@@ -1,0 +1,29 @@
+"""What the bot says first to an angry shopper (action_acknowledge_frustration)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional
+
+from bot import frustration
+from bot.services.conversation import user_messages
+from bot.services.replies import replies, reply
+
+
+def frustrated_messages(events: Iterable[Dict[str, Any]]) -> int:
+    """How many of the session's user messages were frustrated."""
+    return sum(frustration.is_frustrated(message.get("parse_data")) for message in user_messages(events))
+
+
+def cue_kind(parse_data: Optional[Dict[str, Any]]) -> str:
+    for entity in (parse_data or {}).get("entities") or []:
+        if entity.get("entity") == frustration.ENTITY:
+            return str(entity.get("value"))
+    return "exasperation"
+
+
+def acknowledgement(parse_data: Dict[str, Any], events: Iterable[Dict[str, Any]], active_form: Optional[str]) -> Dict[str, Any]:
+    """One short line for the feeling, then what happens next (the same route the policy takes)."""
+    intent = (parse_data.get("intent") or {}).get("name")
+    route = frustration.route(intent, parse_data, frustrated_messages(events), active_form is not None)
+    then = replies()[f"frustration_then_{route}"]
+    name = f"frustration_{cue_kind(parse_data)}"
+    return reply(name if name in replies() else "frustration_exasperation", then=then)
