@@ -23,6 +23,7 @@ GREETINGS_FILE = KNOWLEDGE_DIR / "greetings.yml"
 @dataclass(frozen=True)
 class GreetingLexicon:
     phrases: Tuple[str, ...]  # longest first, lower case
+    cut_words: Tuple[str, ...]  # greetings and courtesies (「谢谢」), longest first
     single_characters: frozenset
     particles: frozenset
     openers: Tuple[str, ...]  # longest first
@@ -31,6 +32,7 @@ class GreetingLexicon:
     def from_mapping(cls, data: dict) -> "GreetingLexicon":
         return cls(
             phrases=_longest_first(phrase.lower() for phrase in data["phrases"]),
+            cut_words=_longest_first(word.lower() for word in [*data["phrases"], *data.get("courtesies", [])]),
             single_characters=frozenset(data.get("single_characters", [])),
             particles=frozenset(data.get("particles", "")),
             openers=_longest_first(data.get("openers", [])),
@@ -43,19 +45,28 @@ class GreetingLexicon:
         nothing but greetings and openers ("你好 我想咨询一下" asks nothing yet).
         """
         lowered = text.lower()
-        start = self._after_leading_greetings(lowered)
-        end = self._before_trailing_greetings(lowered, start)
+        start = self._after_leading_greetings(lowered, self.cut_words)
+        end = self._before_trailing_greetings(lowered, start, self.cut_words)
         if (start, end) == (0, len(text)) or self._only_openers(lowered[start:end]):
             return None
         return start, end
 
+    def is_only_greeting(self, text: str) -> bool:
+        """Nothing but greetings and openers, with at least one greeting (「在吗 急事」)."""
+        lowered = text.lower()
+        start = self._after_leading_greetings(lowered, self.phrases)
+        end = self._before_trailing_greetings(lowered, start, self.phrases)
+        first = self._skip_separators(lowered, 0)
+        greeted = start > 0 or end < len(lowered) or (first < len(lowered) and self._greeting_at(lowered, first, self.phrases) > 0)
+        return greeted and self._only_openers(lowered[start:end])
+
     def _is_separator(self, char: str) -> bool:
         return char.isspace() or char in self.particles or unicodedata.category(char)[0] in "PS"
 
-    def _after_leading_greetings(self, text: str) -> int:
+    def _after_leading_greetings(self, text: str, words: Tuple[str, ...]) -> int:
         position, cut = 0, 0
         while position < len(text):
-            length = self._greeting_at(text, position)
+            length = self._greeting_at(text, position, words)
             if length:
                 position = cut = position + length
             elif self._is_separator(text[position]):
@@ -64,10 +75,10 @@ class GreetingLexicon:
                 break
         return self._skip_separators(text, cut) if cut else 0
 
-    def _before_trailing_greetings(self, text: str, floor: int) -> int:
+    def _before_trailing_greetings(self, text: str, floor: int, words: Tuple[str, ...]) -> int:
         position, cut = len(text), len(text)
         while position > floor:
-            length = self._greeting_ending_at(text, position, floor)
+            length = self._greeting_ending_at(text, position, floor, words)
             if length:
                 position = cut = position - length
             elif self._is_separator(text[position - 1]):
@@ -85,8 +96,8 @@ class GreetingLexicon:
             position += 1
         return position
 
-    def _greeting_at(self, text: str, position: int) -> int:
-        for phrase in self.phrases:
+    def _greeting_at(self, text: str, position: int, words: Tuple[str, ...]) -> int:
+        for phrase in words:
             if text.startswith(phrase, position) and not _glued_latin(text, position, position + len(phrase)):
                 return len(phrase)
         char = text[position:position + 1]
@@ -94,8 +105,8 @@ class GreetingLexicon:
             return 1
         return 0
 
-    def _greeting_ending_at(self, text: str, end: int, floor: int) -> int:
-        for phrase in self.phrases:
+    def _greeting_ending_at(self, text: str, end: int, floor: int, words: Tuple[str, ...]) -> int:
+        for phrase in words:
             start = end - len(phrase)
             if start >= floor and text.startswith(phrase, start) and not _glued_latin(text, start, end):
                 return len(phrase)

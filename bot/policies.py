@@ -382,19 +382,20 @@ class FrustrationPolicy(_PlanPolicy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # Above the rules (6) and the handoff relay (7); it stands aside
-            # while a person has the conversation.
-            "priority": 8,
+            # Above the rules (6), the handoff relay (7) and the rating reply
+            # (8); it stands aside while a person has the conversation.
+            "priority": 9,
             "paused_slot": "handoff_ticket",
             "acknowledge_action": "action_acknowledge_frustration",
             "person_actions": ["utter_escalate", "action_handoff", ACTION_LISTEN_NAME],
+            # A form takes the turn over from its first step; an answer ends it.
             "case_actions": {
-                "refund": "refund_form",
-                "logistics": "logistics_form",
-                "complaint": "complaint_form",
-                "fraud_check": "fraud_form",
-                "ticket_status": "action_ticket_status",
-                "rate": "action_store_rating",
+                "refund": ["refund_form"],
+                "logistics": ["logistics_form"],
+                "complaint": ["complaint_form"],
+                "fraud_check": ["fraud_form"],
+                "ticket_status": ["action_ticket_status", ACTION_LISTEN_NAME],
+                "rate": ["action_store_rating", ACTION_LISTEN_NAME],
             },
         }
 
@@ -410,7 +411,7 @@ class FrustrationPolicy(_PlanPolicy):
         plan = [self.config["acknowledge_action"]]
         if frustration.route(intent, message.parse_data, frustrated, form is not None) == frustration.PERSON:
             return plan + self.config["person_actions"]
-        return plan + [self.config["case_actions"].get(intent) or form]
+        return plan + (self.config["case_actions"].get(intent) or [form])
 
 def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optional[Text]:
     # The form the message answered; later in the turn a step may start or end one.

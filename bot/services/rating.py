@@ -6,6 +6,8 @@ from typing import Optional
 
 from bot.services.rules import case_rules
 
+# 「⭐⭐⭐⭐」: as many stars as the score.
+_STARS = re.compile(r"^[⭐★🌟]{1,5}$")
 _CHINESE_SCORES = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
@@ -14,6 +16,8 @@ def parse_score(value: Optional[object]) -> Optional[int]:
     if value is None:
         return None
     text = str(value).strip()
+    if _STARS.match(text):
+        return len(text)
     found = re.search(r"(?<![0-9.])([1-5])(?:\.0)?(?![0-9.])", text) or re.search(
         r"([一二两三四五])\s*(?:分|星|颗星)", text
     )
@@ -31,7 +35,8 @@ def is_bare_score(text: str) -> bool:
     """Whether ``text`` is only a 1-5 score, the answer to the rating question."""
     from bot.text import normalize
 
-    return bool(_BARE_SCORE.match(normalize(text or "")))
+    normalized = normalize(text or "")
+    return bool(_BARE_SCORE.match(normalized) or _STARS.match(normalized))
 
 
 def is_low(score: int) -> bool:

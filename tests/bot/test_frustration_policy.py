@@ -123,3 +123,8 @@ def test_a_bare_digit_without_the_question_is_not_a_rating(rating_policy):
 def test_the_question_counts_only_for_the_next_message(rating_policy):
     later = [*rating_asked(), said("你好", "greet"), ActionExecuted("utter_greet"), ActionExecuted("action_listen")]
     assert plan(rating_policy, *later, said("4", "inform")) == []
+
+
+def test_an_angry_rating_is_acknowledged_then_stored(frustration_policy):
+    events = [*rating_asked(), said("1分!!!", "rate", [{"entity": "frustration", "value": "exasperation"}])]
+    assert plan(frustration_policy, *events) == ["action_acknowledge_frustration", "action_store_rating", "action_listen"]

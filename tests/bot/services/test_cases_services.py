@@ -9,7 +9,7 @@ import pytest
 from bot.services import complaints, conversation, fraud, logistics
 from bot.services.handoff import callback_number, handoff_summary, looks_like_a_number, masked_number
 from bot.services.order_lookup import find_order, references
-from bot.services.rating import is_low, parse_score
+from bot.services.rating import is_bare_score, is_low, parse_score
 from bot.services.replies import reply
 from bot.stores.orders import Order, TrackingEvent
 
@@ -158,9 +158,18 @@ def test_summary_keeps_the_last_six_messages():
 
 @pytest.mark.parametrize("value, score", [
     ("5", 5), (4.0, 4), ("打3分", 3), ("五星", 5), ("一星 太差", 1), ("10分", None), ("还行", None), (None, None),
+    ("⭐⭐⭐⭐", 4), ("★★", 2), ("⭐⭐⭐⭐⭐⭐", None),
 ])
 def test_scores(value, score):
     assert parse_score(value) == score
+
+
+@pytest.mark.parametrize("text, bare", [
+    ("4", True), ("４", True), ("4分", True), ("五星", True), ("给5分吧", True), ("⭐⭐⭐", True),
+    ("45", False), ("6", False), ("我觉得可以给4分", False), ("261122-482913004417265", False), ("", False),
+])
+def test_a_bare_score_is_only_a_score(text, bare):
+    assert is_bare_score(text) is bare
 
 
 def test_two_or_less_is_low():

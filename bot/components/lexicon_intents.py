@@ -1,4 +1,4 @@
-"""NLU component: whole messages in chat slang (「886」, 「3q」) get their intent."""
+"""NLU component: whole messages a lexicon knows (「886」, 「3q」, 「在吗 亲」) get their intent."""
 from __future__ import annotations
 
 import functools
@@ -14,14 +14,22 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot import greetings
 from bot.facts import KNOWLEDGE_DIR
 
 SLANG_FILE = KNOWLEDGE_DIR / "chat_slang.yml"
-_IGNORED = re.compile(r"[\s!?.,~。，！？～]+|[啦哈呀]$")
+_IGNORED = re.compile(r"[\s!?.,~。，！？～]+")
+_TRAILING_PARTICLES = re.compile(r"[了啦哈呀咯]+$")
+# 「闪了闪了」, 「拜拜 拜拜」: the same slang said two or three times.
+_REPEATED = re.compile(r"^(.+?)\1{1,2}$")
 
 
 def _key(text: str) -> str:
-    return _IGNORED.sub("", (text or "").lower())
+    key = _IGNORED.sub("", (text or "").lower())
+    repeated = _REPEATED.match(key)
+    if repeated and len(repeated.group(1)) > 1:
+        key = repeated.group(1)
+    return _TRAILING_PARTICLES.sub("", key) or key
 
 
 @functools.lru_cache(maxsize=None)
@@ -35,16 +43,21 @@ def slang_intents() -> Dict[str, str]:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
-class ChatSlangClassifier(GraphComponent):
-    """Overrides the classifier for whole-message chat slang.
+class LexiconIntentClassifier(GraphComponent):
+    """Overrides the classifier for whole messages that a lexicon knows.
 
     「886」 looks like the start of an order number to a model of characters;
-    a shopper means bye. Placed after DIET, it puts the slang's intent on top
-    with full confidence and leaves every other message alone.
+    a shopper means bye (chat_slang.yml). A message of nothing but greetings
+    (greetings.yml: 「早安呀」, 「客服在吗 急事」) is a greeting however it is
+    spelt. Placed after DIET, it puts that intent on top with full confidence
+    and leaves every other message alone.
     """
 
-    def __init__(self, intents: Dict[str, str]) -> None:
+    GREETING_INTENT = "greet"
+
+    def __init__(self, intents: Dict[str, str], greeting_lexicon: greetings.GreetingLexicon) -> None:
         self._intents = intents
+        self._greetings = greeting_lexicon
 
     @classmethod
     def create(
@@ -53,19 +66,25 @@ class ChatSlangClassifier(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "ChatSlangClassifier":
-        return cls(slang_intents())
+    ) -> "LexiconIntentClassifier":
+        return cls(slang_intents(), greetings.greeting_lexicon())
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return hashlib.sha256(SLANG_FILE.read_bytes()).hexdigest()
+        return hashlib.sha256(SLANG_FILE.read_bytes() + greetings.GREETINGS_FILE.read_bytes()).hexdigest()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            intent = self._intents.get(_key(message.get(TEXT) or ""))
+            intent = self._intent_of(message.get(TEXT) or "")
             if intent:
                 self._set_intent(message, intent)
         return messages
+
+    def _intent_of(self, text: str) -> Optional[str]:
+        slang = self._intents.get(_key(text))
+        if slang:
+            return slang
+        return self.GREETING_INTENT if text and self._greetings.is_only_greeting(text) else None
 
     @staticmethod
     def _set_intent(message: Message, intent: str) -> None:
