@@ -78,13 +78,14 @@ story-test: train
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 		--out results/stories --fail-on-prediction-errors
 
-# Both held-out sets on the trained model, one gate per set (quoted: `>=`
-# would be a shell redirection). Output: reports/nlu/<set>/ and summary.json.
+# Both held-out sets on the trained model, one gate per set, a little under
+# what the model reaches (README, "NLU"; training is not bit-repeatable).
+# Quoted: `>=` would be a shell redirection. Output: reports/nlu/<set>/, summary.json.
 eval: train
 	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu \
 		--set heldout=tests/nlu_heldout.yml --set realistic=tests/nlu_realistic.yml \
-		--gate 'heldout:accuracy>=0.93,oos_caught>=0.85' \
-		--gate 'realistic:in_scope_accuracy>=0.75,oos_caught>=0.80,wrongly_escalated<=0.10'
+		--gate 'heldout:accuracy>=0.95,oos_caught>=0.95,wrongly_escalated<=0.03' \
+		--gate 'realistic:in_scope_accuracy>=0.94,oos_caught>=0.92,wrongly_escalated<=0.035'
 
 test: validate pytest story-test eval
 

@@ -413,6 +413,7 @@ class FrustrationPolicy(_PlanPolicy):
             return plan + self.config["person_actions"]
         return plan + (self.config["case_actions"].get(intent) or [form])
 
+
 def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optional[Text]:
     # The form the message answered; later in the turn a step may start or end one.
     active: Optional[Text] = None

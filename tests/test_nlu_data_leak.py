@@ -19,7 +19,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from bot.evaluation.nlu import leak_key
+from bot.evaluation.nlu import leak_key, nlu_files
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DATA = ROOT / "data"
@@ -37,10 +37,8 @@ def _intent_examples(path: Path) -> List[Example]:
 @pytest.fixture(scope="module")
 def training_keys() -> Dict[str, List[str]]:
     """leak_key → the training examples with it, as "text (intent, file)"."""
-    import rasa.shared.data
-
     logging.getLogger("rasa").setLevel(logging.ERROR)
-    files = rasa.shared.data.get_data_files([str(TRAINING_DATA)], rasa.shared.data.is_nlu_file)
+    files = nlu_files(TRAINING_DATA)
     assert files, f"no NLU training files under {TRAINING_DATA}"
     keys: Dict[str, List[str]] = defaultdict(list)
     for file in files:

@@ -2,9 +2,10 @@
 
 ``make benchmark-nlu`` (``python -m bot.evaluation.benchmark``) runs, in one go:
 
-- 5-fold stratified cross-validation on ``data/nlu.yml`` (seeded; every system
-  sees the same folds), then each system trained on all training data and
-  scored on the held-out set ``tests/nlu_heldout.yml``;
+- 5-fold stratified cross-validation on the training data (every NLU file
+  under ``data/``; seeded, every system sees the same folds), then each system
+  trained on all training data and scored on the held-out set
+  ``tests/nlu_heldout.yml`` and the realistic set ``tests/nlu_realistic.yml``;
 - the robustness suite (``bot/evaluation/robustness.py``) on each system's
   held-out model;
 - the fallback-threshold curve (``bot/evaluation/threshold_curve.py``) for our
@@ -295,6 +296,18 @@ def main_table(results: Dict) -> str:
     return "\n".join(lines)
 
 
+def realistic_table(results: Dict) -> str:
+    lines = ["| system | accuracy | in-scope accuracy | macro-F1 | OOS caught | in-scope escalated |",
+             "|---|---|---|---|---|---|"]
+    for result in results.values():
+        figures = result["realistic"]
+        lines.append(
+            f"| {result['title']} | {figures['intent_accuracy']:.3f} | {figures['in_scope_accuracy']:.3f}"
+            f" | {figures['macro_f1']:.3f} | {figures['out_of_scope_caught']:.3f}"
+            f" | {figures['in_scope_wrongly_escalated']:.3f} |")
+    return "\n".join(lines)
+
+
 def per_intent_table(results: Dict) -> str:
     keys = list(results)
     intents = sorted(next(iter(results.values()))["held_out"]["per_intent_f1"])
@@ -337,6 +350,9 @@ def markdown_report(report: Dict) -> str:
         "## Per-intent F1 (CV pooled over folds, and held-out)\n\n" + per_intent_table(results),
         "## Robustness (held-out accuracy, change in points)\n\n" + robustness_table(results),
     ]
+    if all("realistic" in result for result in results.values()):
+        sections.insert(2, f"## Realistic set ({report.get('realistic_examples', 0)} messages, each system's"
+                           f" all-data model)\n\n" + realistic_table(results))
     if curve:
         sections.append(
             f"## Fallback threshold curve (our pipeline, held-out; configured {curve['configured']},"
@@ -379,9 +395,11 @@ def quiet_rasa() -> None:
 
 
 def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
-        systems_filter: Sequence[str] = (), held_out_only: bool = False) -> Dict:
+        systems_filter: Sequence[str] = (), held_out_only: bool = False,
+        realistic_path: Optional[Path] = None) -> Dict:
     started = time.perf_counter()
     training, test = load_examples(data_path), load_examples(held_out_path)
+    realistic = load_examples(realistic_path) if realistic_path and realistic_path.exists() else []
     folds = stratified_folds([intent for _, intent in training])
     systems = [s for s in benchmark_systems(config_path) if not systems_filter or s.key in systems_filter]
     results, curve = {}, None
@@ -397,12 +415,15 @@ def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
             robust = robustness.robustness_report(predict, test, system.threshold, system.ambiguity)
             results[system.key] = {"title": system.title, "fallback": [system.threshold, system.ambiguity],
                                    "cv": cv, "held_out": figures, "robustness": robust}
+            if realistic:
+                results[system.key]["realistic"] = score(predict(realistic), system)
             if system.key == "ours":
                 curve = threshold_curve_report(predictions, config_path, out, cv["threshold_curve"] if cv else None)
             del predict
             gc.collect()
     report = {
-        "training_examples": len(training), "held_out_examples": len(test), "folds": N_FOLDS, "seed": SEED,
+        "training_examples": len(training), "held_out_examples": len(test), "realistic_examples": len(realistic),
+        "folds": N_FOLDS, "seed": SEED,
         "fold_test_indices": [test_idx for _, test_idx in folds],
         "systems": results, "threshold_curve": curve,
         "total_minutes": round((time.perf_counter() - started) / 60, 2),
@@ -437,8 +458,10 @@ def rerender(out: Path) -> Dict:
 def main(argv: Sequence[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yml"))
-    parser.add_argument("--data", type=Path, default=Path("data/nlu.yml"))
+    parser.add_argument("--data", type=Path, default=Path("data"), help="an NLU file, or a folder of them")
     parser.add_argument("--held-out", type=Path, default=Path("tests/nlu_heldout.yml"))
+    parser.add_argument("--realistic", type=Path, default=Path("tests/nlu_realistic.yml"),
+                        help="a second held-out set, scored on each system's all-data model")
     parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
     parser.add_argument("--systems", nargs="*", default=(), help="only these (ours, stock, tfidf_lr)")
     parser.add_argument("--held-out-only", action="store_true",
@@ -456,7 +479,7 @@ def main(argv: Sequence[str] = None) -> int:
 
     quiet_rasa()
     args.out.mkdir(parents=True, exist_ok=True)
-    report = run(args.config, args.data, args.held_out, args.out, args.systems, args.held_out_only)
+    report = run(args.config, args.data, args.held_out, args.out, args.systems, args.held_out_only, args.realistic)
     (args.out / "benchmark.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if args.held_out_only:
         print(json.dumps({key: {k: v for k, v in result["held_out"].items() if k != "per_intent_f1"}

@@ -66,8 +66,20 @@ class Prediction:
 
 
 def load_examples(path: Path) -> List[Tuple[str, str]]:
-    data = load_data(str(path))
-    return [(example.get("text"), example.get("intent")) for example in data.intent_examples]
+    """(text, intent) of an NLU file, or of every NLU file under a folder (``data/``)."""
+    files = [path] if Path(path).is_file() else nlu_files(Path(path))
+    return [
+        (example.get("text"), example.get("intent"))
+        for file in files
+        for example in load_data(str(file)).intent_examples
+    ]
+
+
+def nlu_files(folder: Path) -> List[Path]:
+    """The NLU training files under ``folder``, chosen as ``rasa train`` chooses them."""
+    import rasa.shared.data
+
+    return [Path(file) for file in rasa.shared.data.get_data_files([str(folder)], rasa.shared.data.is_nlu_file)]
 
 
 async def predict(model_path: Path, examples: Sequence[Tuple[str, str]]) -> List[Prediction]:

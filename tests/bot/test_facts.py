@@ -22,6 +22,8 @@ ACTION_VALUES = {
     "ticket_kind", "ticket_priority", "ticket_status", "ticket_created", "ticket_summary",
     "ticket_number_example", "ticket_list", "stale_hours", "risk_level", "fraud_signals",
     "phone_numbers", "masked_phone", "reopen_day", "max_chars",
+    # Other replies of replies.yml, put together by the action (bot/services).
+    "then", "health_advice",
 }
 
 
