@@ -31,7 +31,7 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.rasa_fixes import clone_tracker
+from bot.rasa_compat.tracker_copy import clone_tracker
 
 DEFAULT_CACHE_SIZE = 2000
 CONVERSATION_INDEX = "ix_events_sender_id_id"
