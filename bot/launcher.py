@@ -23,13 +23,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # Defaults for the servers' environment (the caller's environment wins).
-# credentials.yml reads the WECHAT_ ones; Rasa refuses an unset ${VAR}, and
-# an empty WECHAT_TOKEN keeps the WeChat channel refusing every request.
+# The channels need none: the WeChat channel reads its WECHAT_ variables
+# itself and refuses every request while WECHAT_TOKEN is unset.
 CHANNEL_ENV_DEFAULTS = {
-    "WECHAT_TOKEN": "",
-    "WECHAT_APP_ID": "",
-    "WECHAT_APP_SECRET": "",
-    "WECHAT_API_BASE": "https://api.weixin.qq.com",
     # Bodies over 1 MB get a 413 before Sanic reads them.
     "SANIC_REQUEST_MAX_SIZE": "1048576",
 }

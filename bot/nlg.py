@@ -1,8 +1,17 @@
-"""Response generation with the article's facts and the service clock.
+"""Response generation with the article's facts and the service clock; where Rasa patches are switched on.
 
-Configured in endpoints.yml (``nlg: type: bot.nlg.ServiceNaturalLanguageGenerator``).
-It runs inside the Rasa server, so escalation answers work even when the
-action server is down.
+Configured in endpoints.yml and endpoints.production.yml
+(``nlg: type: bot.nlg.ServiceNaturalLanguageGenerator``). It runs inside the
+Rasa server, so escalation answers work even when the action server is down.
+
+**This is where our Rasa patches (bot/rasa_compat) are switched on**:
+``ServiceNaturalLanguageGenerator.__init__`` calls ``bot.rasa_compat.install()``.
+Rasa builds the NLG named in the endpoints file in ``Agent.__init__``, before
+it loads the model or handles a message, in every process that serves the bot
+(``make run``, ``make cluster``, plain ``rasa run``, ``rasa shell``,
+``rasa interactive``) and in the tests' in-process agents. An endpoints file
+that names another NLG gets no patches; one that wants our responses without
+them (the stock benchmark, bench/stock/) names :class:`FactsNaturalLanguageGenerator`.
 """
 from __future__ import annotations
 
@@ -13,14 +22,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import clock, rasa_fixes, resilience  # noqa: F401  (both apply on import)
+from bot import clock, rasa_compat
 from bot.facts import response_placeholders
 
 SERVICE_OPEN_SLOT = "service_open"
 
 
-class ServiceNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
-    """Fills fact placeholders and picks in-hours or off-hours variations."""
+class FactsNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
+    """Fills fact placeholders and picks in-hours or off-hours variations (changes nothing in Rasa)."""
 
     def __init__(
         self,
@@ -39,6 +48,19 @@ class ServiceNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
         return self.generate_from_slots(
             utter_action, response_values(tracker.current_slot_values()), output_channel, **kwargs
         )
+
+
+class ServiceNaturalLanguageGenerator(FactsNaturalLanguageGenerator):
+    """The bot's NLG: :class:`FactsNaturalLanguageGenerator`, with our Rasa patches installed first."""
+
+    def __init__(
+        self,
+        endpoint_config: Optional[EndpointConfig] = None,
+        domain: Optional[Domain] = None,
+    ) -> None:
+        # The one place the patches are switched on (see the module docstring).
+        rasa_compat.install()
+        super().__init__(endpoint_config, domain)
 
 
 def response_values(slot_values: Dict[Text, Any]) -> Dict[Text, Any]:

@@ -14,6 +14,11 @@ Configured in credentials.yml as ``bot.channels.wechat.WeChatInput`` with
 ``token`` (required: without it every request is refused), ``app_id``,
 ``app_secret``, ``api_base`` and optionally ``reply_timeout`` (4.5 s),
 ``max_body_bytes`` (64 KB), ``dedupe_ttl`` (300 s), ``choice_ttl`` (1800 s).
+Each option can instead name the environment variable it is read from:
+``token_env: WECHAT_TOKEN`` and so on, as credentials.yml does. The channel
+reads those itself when Rasa creates it, so an unset variable leaves the
+channel refusing; a ``${WECHAT_TOKEN}`` in credentials.yml would stop Rasa
+(``rasa run``, ``rasa shell``) from starting at all while it is unset.
 Only plaintext mode (明文模式) is supported, not encrypted messages.
 """
 from __future__ import annotations
@@ -23,6 +28,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import os
 import re
 import time
 import xml.parsers.expat
@@ -328,17 +334,26 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
-        # Values come from ${VAR}s, so an unset option arrives as an empty string.
+        # An option is given as a value (``token: ...``) or as the environment
+        # variable to read it from (``token_env: WECHAT_TOKEN``); unset or empty
+        # means not given.
         credentials = credentials or {}
+
+        def option(name: str) -> str:
+            if name in credentials:
+                return _text(credentials[name])
+            variable = _text(credentials.get(f"{name}_env"))
+            return _text(os.environ.get(variable)) if variable else ""
+
         return cls(
-            token=_text(credentials.get("token")),
-            app_id=_text(credentials.get("app_id")),
-            app_secret=_text(credentials.get("app_secret")),
-            api_base=_text(credentials.get("api_base")) or DEFAULT_API_BASE,
-            reply_timeout=_number(credentials.get("reply_timeout"), DEFAULT_REPLY_TIMEOUT),
-            max_body_bytes=int(_number(credentials.get("max_body_bytes"), DEFAULT_MAX_BODY_BYTES)),
-            dedupe_ttl=_number(credentials.get("dedupe_ttl"), DEFAULT_DEDUPE_TTL),
-            choice_ttl=_number(credentials.get("choice_ttl"), DEFAULT_CHOICE_TTL),
+            token=option("token"),
+            app_id=option("app_id"),
+            app_secret=option("app_secret"),
+            api_base=option("api_base") or DEFAULT_API_BASE,
+            reply_timeout=_number(option("reply_timeout"), DEFAULT_REPLY_TIMEOUT),
+            max_body_bytes=int(_number(option("max_body_bytes"), DEFAULT_MAX_BODY_BYTES)),
+            dedupe_ttl=_number(option("dedupe_ttl"), DEFAULT_DEDUPE_TTL),
+            choice_ttl=_number(option("choice_ttl"), DEFAULT_CHOICE_TTL),
         )
 
     def __init__(

@@ -21,6 +21,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.rasa_fixes import clone_tracker
+from bot.rasa_compat.tracker_copy import clone_tracker
 
 DEFAULT_CACHE_SIZE = 2000
 CONVERSATION_INDEX = "ix_events_sender_id_id"
@@ -44,6 +45,12 @@ class _Cached:
     tracker: DialogueStateTracker
 
 
+def _make_sqlite_folder(settings: Dict[Text, Any]) -> None:
+    """The folder of an SQLite file (``db: .data/tracker.db``): plain ``rasa run`` in a fresh checkout has none."""
+    if settings.get("dialect", "sqlite") == "sqlite" and not settings.get("host"):
+        Path(settings.get("db") or "rasa.db").parent.mkdir(parents=True, exist_ok=True)
+
+
 class CachingSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with a validated in-process cache of trackers."""
 
@@ -54,6 +61,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         event_broker: Optional[EventBroker] = None,
         **kwargs: Any,
     ) -> None:
+        _make_sqlite_folder(kwargs)
         super().__init__(domain, event_broker=event_broker, **kwargs)
         if self.engine.dialect.name == "sqlite":
             self._use_pooled_sqlite_engine()

@@ -12,8 +12,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-import bot.rasa_fixes  # noqa: F401  (installs the runner for predictions)
-from bot.graph_runner import SequentialGraphRunner
+from bot.rasa_compat.graph_runner import SequentialGraphRunner
 
 CONVERSATION = ["你好", "我要退款", "订单号 230915-123456789012", "商家不同意退款", "有人让我刷单返利",
                 "转人工", "量子纠缠怎么理解", "asdfgh", "谢谢"]

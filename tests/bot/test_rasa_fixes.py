@@ -1,4 +1,4 @@
-"""The Rasa 3.6 fixes keep Rasa's results exactly, only faster."""
+"""The Rasa 3.6 fixes (bot/rasa_compat) keep Rasa's results exactly, only faster."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,21 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import Tracker as SdkTracker
 
-from bot import rasa_fixes
+from bot import rasa_compat
+from bot.rasa_compat import (
+    action_call_body,
+    action_response_check,
+    applied_events,
+    form_tracker,
+    sparse_features,
+    tracker_copy,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def rasa_patches():
+    # As in the bot, where bot.nlg switches them on: the tests below call Rasa's own entry points.
+    rasa_compat.install()
 
 
 def random_events(seed: int, count: int):
@@ -53,20 +67,20 @@ def test_incremental_applied_events_equal_rasas_after_every_new_event(seed):
     tracker = DialogueStateTracker("t", [TextSlot("order_id", mappings=[])])
     for event in random_events(seed, 120):
         tracker.update(event)
-        assert rasa_fixes.incremental_applied_events(tracker) == rasa_fixes._ORIGINAL_APPLIED_EVENTS(tracker)
+        assert applied_events.incremental_applied_events(tracker) == applied_events.PATCH.original()(tracker)
 
 
 def test_callers_changing_the_returned_list_do_not_change_the_next_answer():
     tracker = tracker_with(random_events(1, 50))
-    first = rasa_fixes.incremental_applied_events(tracker)
+    first = applied_events.incremental_applied_events(tracker)
     first.clear()
-    assert rasa_fixes.incremental_applied_events(tracker) == rasa_fixes._ORIGINAL_APPLIED_EVENTS(tracker)
+    assert applied_events.incremental_applied_events(tracker) == applied_events.PATCH.original()(tracker)
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_clone_has_the_state_a_replayed_copy_has(seed):
     tracker = tracker_with(random_events(seed, 150))
-    clone = rasa_fixes.clone_tracker(tracker)
+    clone = tracker_copy.clone_tracker(tracker)
     replayed = tracker.travel_back_in_time(float("inf"))
     assert clone.current_state() == replayed.current_state()
     assert list(clone.events) == list(replayed.events)
@@ -74,7 +88,7 @@ def test_clone_has_the_state_a_replayed_copy_has(seed):
 
 def test_changing_a_clone_leaves_the_original_alone():
     tracker = tracker_with([ActionExecuted("action_listen"), SlotSet("order_id", "1")])
-    clone = rasa_fixes.clone_tracker(tracker)
+    clone = tracker_copy.clone_tracker(tracker)
     clone.update(SlotSet("order_id", "2"))
     clone.update(ActiveLoop("refund_form"))
     assert tracker.get_slot("order_id") == "1"
@@ -93,7 +107,7 @@ DOMAIN = Domain.from_dict({
     "responses": {"utter_refund": [{"text": "r"}], "utter_ask_order_id": [{"text": "单号？"}]},
 })
 ACTION = RemoteAction("action_ask_which_topic", EndpointConfig("http://127.0.0.1:9/webhook"))
-USER_MESSAGES = rasa_fixes.ACTION_CALL_USER_MESSAGES
+USER_MESSAGES = action_call_body.ACTION_CALL_USER_MESSAGES
 
 
 def expected_events(event_dicts):
@@ -110,7 +124,7 @@ def expected_events(event_dicts):
 
 
 def rasas_call_with_recent_events(tracker):
-    body = rasa_fixes.ORIGINALS["action_call_format"](ACTION, tracker, DOMAIN)
+    body = action_call_body.PATCH.original()(ACTION, tracker, DOMAIN)
     body["tracker"]["events"] = expected_events(body["tracker"]["events"])
     return body
 
@@ -157,7 +171,7 @@ def test_only_the_current_session_is_sent_and_the_state_is_rasas():
 
     assert [event["event"] for event in body["tracker"]["events"]] == [
         "session_started", "slot", "action", "user", "active_loop"]
-    rasas = rasa_fixes.ORIGINALS["action_call_format"](ACTION, tracker, DOMAIN)
+    rasas = action_call_body.PATCH.original()(ACTION, tracker, DOMAIN)
     assert {**body["tracker"], "events": None} == {**rasas["tracker"], "events": None}
 
 
@@ -221,7 +235,7 @@ def test_the_forms_temporary_tracker_has_the_state_rasas_replay_has(seed):
     new_events = [SlotSet("order_id", "8"), BotUttered("好的"), ActiveLoop(None)]
 
     ours = form._temporary_tracker(tracker, list(new_events), DOMAIN)
-    rasas = rasa_fixes.ORIGINALS["form_temporary_tracker"](form, tracker, list(new_events), DOMAIN)
+    rasas = form_tracker.PATCH.original()(form, tracker, list(new_events), DOMAIN)
 
     # Only the two marker events' timestamps differ: each version made its own.
     assert state_without_timestamps(ours) == state_without_timestamps(rasas)
@@ -249,7 +263,7 @@ def test_only_the_form_validators_get_the_domain_with_the_shipped_endpoints():
 def test_action_calls_carry_every_message_the_handoff_summary_shows():
     from bot.services.handoff import SUMMARY_MESSAGES
 
-    assert rasa_fixes.ACTION_CALL_USER_MESSAGES >= SUMMARY_MESSAGES
+    assert action_call_body.ACTION_CALL_USER_MESSAGES >= SUMMARY_MESSAGES
 
 
 # --- Action server answers: checked by event type, as strictly as Rasa's schema --
@@ -288,7 +302,7 @@ def test_action_server_answers_are_accepted_and_refused_exactly_as_rasa_does(see
     for answer in action_server_answers(seed, 300):
         rasa_accepts = rasas.is_valid(answer)
         try:
-            ours_accepts = rasa_fixes.validate_action_result(ACTION, answer)
+            ours_accepts = action_response_check.validate_action_result(ACTION, answer)
         except ValidationError:
             ours_accepts = False
         assert ours_accepts == rasa_accepts, answer
@@ -300,13 +314,13 @@ def test_a_wrong_answer_is_refused_with_rasas_explanation():
     from jsonschema import ValidationError
 
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
-        rasa_fixes.validate_action_result(ACTION, {"events": [{"event": "slot", "name": "order_id"}]})
+        action_response_check.validate_action_result(ACTION, {"events": [{"event": "slot", "name": "order_id"}]})
 
 
 def test_every_event_type_has_its_own_check():
     from rasa.shared.utils.schemas.events import EVENT_SCHEMA
 
-    assert len(rasa_fixes._event_validators()) == len(EVENT_SCHEMA["oneOf"])
+    assert len(action_response_check._event_validators()) == len(EVENT_SCHEMA["oneOf"])
 
 
 # --- Combining sparse features: what scipy's hstack builds --------------------
@@ -329,7 +343,7 @@ def test_sparse_features_are_combined_exactly_as_scipy_hstack_does(seed):
     rows = generator.choice([1, 1, 3, 9])
     left = random_coo(generator, rows, generator.randint(1, 4000), generator.choice([np.int64, np.float32, np.float64]))
     right = random_coo(generator, rows, generator.randint(1, 4000), generator.choice([np.int64, np.float32, np.float64]))
-    ours, scipys = rasa_fixes.hstack_coo(left, right), hstack([left, right])
+    ours, scipys = sparse_features.hstack_coo(left, right), hstack([left, right])
     assert type(ours) is type(scipys) and ours.shape == scipys.shape and ours.dtype == scipys.dtype
     for field in ("row", "col", "data"):
         assert getattr(ours, field).dtype == getattr(scipys, field).dtype
@@ -349,5 +363,5 @@ def test_a_messages_features_from_three_featurizers_are_combined_as_rasa_does():
             combine(first, Features(part, "sequence", "text", f"b{index}"))
         return first.features
 
-    ours, rasas = combined(rasa_fixes.combine_sparse_features), combined(rasa_fixes.ORIGINALS["combine_sparse_features"])
+    ours, rasas = combined(sparse_features.combine_sparse_features), combined(sparse_features.PATCH.original())
     assert (ours != rasas).nnz == 0 and ours.shape == rasas.shape and ours.dtype == rasas.dtype

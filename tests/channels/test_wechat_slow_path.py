@@ -211,7 +211,7 @@ async def test_a_failing_bot_still_gets_the_user_a_polite_answer(fake_api):
 @pytest.mark.asyncio
 async def test_without_a_token_every_request_is_refused(fake_api):
     bot = StubBot()
-    # What credentials.yml gives when WECHAT_TOKEN and the rest are unset.
+    # Empty settings: what the channel reads when WECHAT_TOKEN and the rest are unset.
     channel = WeChatInput.from_credentials({"token": "", "app_id": "", "app_secret": "", "api_base": ""})
     async with serving(channel, bot) as wechat:
         handshake = await asyncio.to_thread(wechat.handshake, "echo")

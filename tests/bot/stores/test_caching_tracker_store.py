@@ -44,6 +44,15 @@ async def test_conversation_survives_a_restart(tmp_path):
 
 
 @pytest.mark.asyncio
+async def test_the_sqlite_files_folder_is_made_when_missing(tmp_path):
+    # endpoints.yml says .data/tracker.db; plain `rasa run` in a fresh checkout has no .data/.
+    path = tmp_path / "fresh-checkout" / ".data" / "tracker.db"
+    await new_conversation(store(path), "shopper")
+    assert path.is_file()
+    assert (await store(path).retrieve("shopper")) is not None
+
+
+@pytest.mark.asyncio
 async def test_messages_written_by_another_instance_are_seen(tmp_path):
     first, second = store(tmp_path / "t.db"), store(tmp_path / "t.db")
     await new_conversation(first, "shopper")

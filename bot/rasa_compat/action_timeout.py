@@ -1,6 +1,9 @@
-"""When the action server is down or slow, the user still gets an answer.
+"""Patch: when the action server is down or slow, the user still gets an answer.
 
-Rasa 3.6 waits up to five minutes for a custom action and, when the action
+Replaces: ``rasa.core.actions.action.RemoteAction.run``, the call of a custom
+action on the action server (the original still makes the call).
+
+Why: Rasa 3.6 waits up to five minutes for a custom action and, when the action
 server cannot be reached, logs an error and says nothing to the user. Here
 every custom action call is bounded by ``ACTION_TIMEOUT_SECONDS`` (default 4)
 and a failure is answered with the way to a person (hotline, app path) from
@@ -8,8 +11,10 @@ bot/knowledge/replies.yml; a form in progress is ended so it does not ask a
 question it cannot check. Nothing is cached: the next message tries the
 action server again, so the bot recovers by itself when it is back.
 
-Applied on import by bot.nlg (the NLG is configured in endpoints.yml, so it is
-loaded in every Rasa server process).
+Measured: Rasa would wait up to 5 minutes, then say nothing; with a hanging
+action server and a 1.5 s timeout the user has the way to a person in under
+6 s, the same when it cannot be reached, and the running bot answers as usual
+again once the action server is back (tests/test_action_server_down.py).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet
 from rasa.shared.exceptions import RasaException
 
+from bot.rasa_compat.patch import Patch
 from bot.services.replies import reply
 from bot.settings import env_number
 
@@ -31,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ACTION_TIMEOUT_SECONDS = 4.0
 UNAVAILABLE_REPLY = "action_unavailable"
-_ORIGINAL_RUN = RemoteAction.run
 # (sender, message id) of the turns already told, so one turn says it once.
 _TOLD: Deque[Tuple[str, Any]] = collections.deque(maxlen=10_000)
 _TOLD_SET: Set[Tuple[str, Any]] = set()
@@ -43,7 +48,7 @@ def action_timeout() -> float:
 
 async def run_or_point_to_a_person(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
     try:
-        return await asyncio.wait_for(_ORIGINAL_RUN(self, output_channel, nlg, tracker, domain), action_timeout())
+        return await asyncio.wait_for(PATCH.original()(self, output_channel, nlg, tracker, domain), action_timeout())
     except ActionExecutionRejection:
         raise
     except (RasaException, aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -72,8 +77,10 @@ def _first_time_this_turn(tracker: Any) -> bool:
     return True
 
 
-def apply() -> None:
-    RemoteAction.run = run_or_point_to_a_person
-
-
-apply()
+PATCH = Patch(
+    module="rasa.core.actions.action",
+    owner="RemoteAction",
+    attribute="run",
+    replacement=run_or_point_to_a_person,
+    upstream_sha256="ccabf6f1160d527a157fad5bd285ce69e8221b1bcad23f8a61499b4360a1c17e",
+)
