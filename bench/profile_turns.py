@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.mix import MESSAGES, SERVER_ENV, message  # noqa: E402
-from bench.scale import production_store_names, remove_production_stores  # noqa: E402
+from bench.scale_servers import production_store_names, remove_production_stores  # noqa: E402
 from bot.launcher import PRODUCTION_ENDPOINTS, PRODUCTION_ENV_DEFAULTS, _ensure_port_free  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
