@@ -1,6 +1,7 @@
 """Latency over the REST channel, with the action server in the loop.
 
-Starts a private bot (its own ports and tracker database), then measures
+Starts a private bot (its own ports and tracker database), then sends the
+message mix of bench/mix.py and measures
   1. one conversation of 200 turns: p50/p95, and the first 20 turns against
      the last 20 (the same 20 messages, so only the conversation's length differs);
   2. 10 concurrent conversations of people typing: each reads the answer and
@@ -29,44 +30,15 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.mix import MESSAGES, SERVER_ENV, describe, message, send  # noqa: E402
 from bot.launcher import BotServers  # noqa: E402
-
-# A realistic mix that carries the case flows through, so they call the action
-# server the way real ones do: the refund gets its order number, the parcel a
-# real tracking number, the complaint its story and 「没有订单」, and the
-# handoff is followed by a relayed message and 「回到机器人」. 12 of the 20
-# messages call the action server; four of them fill a form.
-MESSAGES = [
-    "你好", "客服电话多少", "我要退款", "261112-405829173664021", "快递到哪了 YD4318827305516",
-    "人工客服几点下班", "有人说是拼多多客服让我转账到安全账户", "谢谢", "我要投诉商家卖假货",
-    "买的面霜是假的，商家不承认", "没有订单", "我的投诉处理到哪了", "我是商家 货款怎么提现",
-    "今天天气怎么样", "转人工", "改地址", "回到机器人", "那个东西", "不是", "拜拜",
-]
-# Daytime in Shanghai, so handoffs open tickets (off hours they leave a message),
-# and no per-sender rate limit: a no-pause conversation would otherwise get
-# "slow down" instead of being processed.
-SERVER_ENV = {
-    "BOT_NOW": "2026-11-25T10:30:00+08:00",
-    "RATE_LIMIT_MESSAGES": "1000000",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "RASA_TELEMETRY_ENABLED": "false",
-    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    "PYTHONWARNINGS": "ignore::DeprecationWarning",
-}
-
-
-async def send(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> float:
-    started = time.perf_counter()
-    async with session.post(url, json={"sender": sender, "message": text}) as response:
-        response.raise_for_status()
-        await response.json()
-    return (time.perf_counter() - started) * 1000
 
 
 async def conversation(session, url, sender: str, turns: int, pause=None) -> List[float]:
     latencies = []
     for turn in range(turns):
-        latencies.append(await send(session, url, sender, MESSAGES[turn % len(MESSAGES)]))
+        _, took = await send(session, url, sender, message(turn))
+        latencies.append(took)
         if pause:
             await asyncio.sleep(pause())
     return latencies
@@ -90,24 +62,7 @@ def _pauses(seed: int):
     return lambda: generator.uniform(0.5, 1.5)
 
 
-def percentile(values: List[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))
-    return round(ordered[index], 1)
-
-
-def describe(latencies: List[float]) -> Dict[str, float]:
-    return {
-        "messages": len(latencies),
-        "p50_ms": percentile(latencies, 0.50),
-        "p95_ms": percentile(latencies, 0.95),
-        "p99_ms": percentile(latencies, 0.99),
-        "mean_ms": round(statistics.fmean(latencies), 1),
-    }
-
-
-async def run(base_url: str, long_turns: int, users: int, turns_per_user: int) -> Dict:
-    url = f"{base_url}/webhooks/rest/webhook"
+async def run(url: str, long_turns: int, users: int, turns_per_user: int) -> Dict:
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await conversation(session, url, "warm-up", 20)

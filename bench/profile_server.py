@@ -2,7 +2,7 @@
 
 Starts the bot as `make bench-scale` does (production profile by default: its
 own PostgreSQL database, Redis prefix and RabbitMQ queue), sends the bench
-message mix (bench/latency.py) from 10 conversations without pauses over REST,
+message mix (bench/mix.py) from 10 conversations without pauses over REST,
 and samples the first Rasa instance with py-spy meanwhile. Prints the CPU each
 process used per message and the share of the Rasa process's samples per part
 of a message's work (NLU, policies, tracker store, ...), then the functions
@@ -32,9 +32,9 @@ from typing import Counter, Dict, Iterable, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import scale  # noqa: E402
+from bench.scale_load import load, warm_up  # noqa: E402
+from bench.scale_servers import embedded, production  # noqa: E402
 from bot.launcher import VENV_BIN  # noqa: E402
 
 # The first rule a sample's stack matches names its part (the order matters:
@@ -101,17 +101,16 @@ def main() -> int:
     raw = results / f"profile-{args.profile}.txt"
     raw.unlink(missing_ok=True)
     spy = py_spy()
-    servers_for = scale.production if args.profile == "production" else scale.embedded
+    servers_for = production if args.profile == "production" else embedded
     with servers_for(args.instances, results / "logs") as (servers, _startup):
-        scale.warm_up(servers.urls)
+        warm_up(servers.urls)
         pid = servers._instances[servers.rasa_ports[0]].pid
         recorder = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(raw),
              "--rate", str(args.rate), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)  # py-spy attaches
-        outcome = scale.load(servers.urls, args.conversations,
-                             argparse.Namespace(messages=args.messages, turns=20), typing=False)
+        outcome = load(servers.urls, args.conversations, messages=args.messages, turns=20, typing=False)
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=60)
     if not raw.exists():

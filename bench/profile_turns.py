@@ -2,7 +2,7 @@
 
 Loads the trained Agent in this process (NLG and tracker store as in
 endpoints.yml, a scratch SQLite database), starts the action server on a
-private port, runs conversations of the bench messages (bench/latency.py)
+private port, runs conversations of the bench messages (bench/mix.py)
 and profiles two windows of turns with cProfile: the first cycle of the 20
 messages and the last one. Prints the mean time per turn of each window and
 the functions whose time per turn grew the most.
@@ -37,8 +37,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import MESSAGES, SERVER_ENV  # noqa: E402
-from bench.scale import production_store_names, remove_production_stores  # noqa: E402
+from bench.mix import MESSAGES, SERVER_ENV, message  # noqa: E402
+from bench.scale_servers import production_store_names, remove_production_stores  # noqa: E402
 from bot.launcher import PRODUCTION_ENDPOINTS, PRODUCTION_ENV_DEFAULTS, _ensure_port_free  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -118,7 +118,7 @@ async def run(
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
-            await agent.handle_text(MESSAGES[turn % len(MESSAGES)], sender_id=sender)
+            await agent.handle_text(message(turn), sender_id=sender)
             if profiler:
                 profiler.disable()
             latencies.append((time.perf_counter() - started) * 1000)
