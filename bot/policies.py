@@ -257,10 +257,36 @@ class RecentTurnsMemoizationPolicy(_RecentTurnsMixin, MemoizationPolicy):
         return {**MemoizationPolicy.get_default_config(), **_WINDOW_DEFAULTS}
 
 
+class _OneActionPolicy(Policy):
+    """A policy with nothing to learn that is sure of one next action, or abstains."""
+
+    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
+        # Nothing to learn; the empty resource lets Rasa load the policy.
+        with self._model_storage.write_to(self._resource):
+            pass
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        action = self._next_action(tracker)
+        if action is not None and action in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+        raise NotImplementedError
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
-class HandoffPolicy(Policy):
+class HandoffPolicy(_OneActionPolicy):
     """While a handoff is open, relay the user's messages to it instead of answering.
 
     The bot is paused as long as the ``paused_slot`` holds a ticket number: every
@@ -279,27 +305,7 @@ class HandoffPolicy(Policy):
             "resume_action": "action_resume_bot",
         }
 
-    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
-        # Nothing to learn; the empty resource lets Rasa load the policy.
-        with self._model_storage.write_to(self._resource):
-            pass
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        action = self._handoff_action(tracker)
-        if action is None or action not in domain.action_names_or_texts:
-            return self._prediction(self._default_predictions(domain))
-        probabilities = self._default_predictions(domain)
-        probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
-
-    def _handoff_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
         latest_action = tracker.latest_action_name
         # After relaying or handing back, wait for the user (the slot is
         # already clear after a hand-back).
@@ -336,30 +342,17 @@ def _session_user_messages(tracker: DialogueStateTracker) -> List[UserUttered]:
     return messages
 
 
-class _PlanPolicy(Policy):
+class _PlanPolicy(_OneActionPolicy):
     """Predicts the steps of a short plan for the current turn, then stands aside."""
 
-    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
-        # Nothing to learn; the empty resource lets Rasa load the policy.
-        with self._model_storage.write_to(self._resource):
-            pass
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
         done = _this_turn(tracker)
-        plan = self._plan(tracker, done) if done is not None else []
-        if plan[: len(done or [])] == done and len(plan) > len(done or []):
-            action = plan[len(done or [])]
-            if action in domain.action_names_or_texts:
-                probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
+        if done is None:
+            return None
+        plan = self._plan(tracker, done)
+        if plan[: len(done)] == done and len(plan) > len(done):
+            return plan[len(done)]
+        return None
 
     def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
         raise NotImplementedError
