@@ -27,11 +27,11 @@ from typing import Dict, List
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
 
 from bench.mix import MESSAGES, SERVER_ENV, describe, message, send  # noqa: E402
 from bot.launcher import BotServers  # noqa: E402
+from bot.settings import ROOT  # noqa: E402
 
 
 async def conversation(session, url, sender: str, turns: int, pause=None) -> List[float]:

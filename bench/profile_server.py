@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 from typing import Counter, Dict, Iterable, List, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
 
 from bench.scale_load import load, warm_up  # noqa: E402
 from bench.scale_servers import embedded, production  # noqa: E402
 from bot.launcher import VENV_BIN  # noqa: E402
+from bot.settings import ROOT  # noqa: E402
 
 # The first rule a sample's stack matches names its part (the order matters:
 # NLU and policies run inside the HTTP handler, the broker inside the save).

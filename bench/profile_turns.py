@@ -34,12 +34,12 @@ from typing import Dict, List, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
 
 from bench.mix import MESSAGES, SERVER_ENV, message  # noqa: E402
 from bench.scale_servers import production_store_names, remove_production_stores  # noqa: E402
-from bot.launcher import PRODUCTION_ENDPOINTS, PRODUCTION_ENV_DEFAULTS, _ensure_port_free  # noqa: E402
+from bot.launcher import _ensure_port_free  # noqa: E402
+from bot.settings import EMBEDDED_ENDPOINTS, PRODUCTION_ENDPOINTS, PRODUCTION_ENV_DEFAULTS, ROOT  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 FunctionKey = Tuple[str, int, str]
@@ -80,7 +80,7 @@ def load_agent(scratch: Path, actions_port: int):
     from rasa.core.tracker_store import TrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
-    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints = yaml.safe_load(EMBEDDED_ENDPOINTS.read_text(encoding="utf-8"))
     store_config = dict(endpoints["tracker_store"], db=str(scratch / "tracker.db"))
     store = TrackerStore.create(EndpointConfig.from_dict(store_config))
     return Agent.load(

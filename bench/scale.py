@@ -47,9 +47,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
+from bot.settings import ROOT  # noqa: E402
+
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
 
 # The benchmark by job; this file is the command line and the plan of a run.
 from bench import scale_report  # noqa: E402  the goals, the tables, scale.json and scale.md

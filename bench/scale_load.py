@@ -25,7 +25,6 @@ import random
 import statistics
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import aiohttp
@@ -33,8 +32,7 @@ import yaml
 
 from bench.mix import MESSAGES, describe, message, send
 from bench.scale_machine import CORES, CpuMeter, loadavg, log
-
-ROOT = Path(__file__).resolve().parent.parent
+from bot.settings import ROOT
 
 
 class Outcome:

@@ -29,8 +29,8 @@ from bench.mix import SERVER_ENV
 from bench.scale_machine import loadavg, log, tree_rss
 from bench.scale_servers import running
 from bot.launcher import VENV_BIN, BotServers
+from bot.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STOCK = ROOT / "bench" / "stock"
 CACHE = ROOT / "bench" / ".cache"
 STOCK_RASA_PORT, STOCK_ACTIONS_PORT = 5815, 5865

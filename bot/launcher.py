@@ -21,35 +21,18 @@ from typing import Dict, List, Optional
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-# Defaults for the servers' environment (the caller's environment wins).
-# The channels need none: the WeChat channel reads its WECHAT_ variables
-# itself and refuses every request while WECHAT_TOKEN is unset.
-CHANNEL_ENV_DEFAULTS = {
-    # Bodies over 1 MB get a 413 before Sanic reads them.
-    "SANIC_REQUEST_MAX_SIZE": "1048576",
-}
-# The production profile's services (endpoints.production.yml): defaults that
-# fit a machine running them locally; the caller's environment wins.
-PRODUCTION_ENV_DEFAULTS = {
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_DB": "triage",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-    "POSTGRES_LOGIN_DB": "postgres",
-    "REDIS_HOST": "127.0.0.1",
-    "REDIS_PORT": "6379",
-    "REDIS_DB": "1",
-    "REDIS_PASSWORD": "",
-    "REDIS_KEY_PREFIX": "triage",
-    "RABBITMQ_HOST": "127.0.0.1",
-    "RABBITMQ_PORT": "5672",
-    "RABBITMQ_USER": "guest",
-    "RABBITMQ_PASSWORD": "guest",
-    "RABBITMQ_QUEUE": "triage_events",
-}
-PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
+from bot.settings import (
+    CHANNEL_ENV_DEFAULTS,
+    CREDENTIALS,
+    DATA_DIR,
+    EMBEDDED_ENDPOINTS,
+    MODEL,
+    PRODUCTION_ENDPOINTS,
+    ROOT,
+    endpoints_file,
+    profile_env_defaults,
+)
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -62,7 +45,7 @@ class BotServers:
 
     def __init__(
         self,
-        model: Path = ROOT / "models" / "triage.tar.gz",
+        model: Path = MODEL,
         rasa_port: int = 5005,
         actions_port: int = 5055,
         endpoints: Optional[Path] = None,
@@ -85,9 +68,8 @@ class BotServers:
         self.web_port = web_port
         self._endpoints = endpoints or (PRODUCTION_ENDPOINTS if profile == "production" else None)
         self._tracker_db = tracker_db
-        profile_defaults = PRODUCTION_ENV_DEFAULTS if profile == "production" else {}
         self._env = {
-            **CHANNEL_ENV_DEFAULTS, **profile_defaults, **os.environ,
+            **CHANNEL_ENV_DEFAULTS, **profile_env_defaults(profile), **os.environ,
             "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {}),
         }
         if profile == "production":
@@ -187,7 +169,7 @@ class BotServers:
             "--model", str(self.model), "--port", str(port),
             "--interface", self.host,
             "--endpoints", str(self._endpoints_file()),
-            "--credentials", str(ROOT / "credentials.yml"),
+            "--credentials", str(CREDENTIALS),
         ]
         if self.auth_token:
             command += ["--auth-token", self.auth_token]
@@ -197,7 +179,7 @@ class BotServers:
         """The endpoints file, pointed at this action server's port (and tracker database)."""
         if self.profile == "production":
             return self._endpoints  # its action endpoint comes from ACTION_ENDPOINT_URL
-        endpoints = yaml.safe_load((self._endpoints or ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        endpoints = yaml.safe_load((self._endpoints or EMBEDDED_ENDPOINTS).read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {
             **(endpoints.get("action_endpoint") or {}), "url": f"http://127.0.0.1:{self.actions_port}/webhook"}
         if self._tracker_db:
@@ -263,18 +245,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)),
                         help="the page with the chat widget (0: none)")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
+    parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--host", default=os.environ.get("RASA_HOST", "0.0.0.0"))
     args = parser.parse_args(argv)
     if args.instances > 1 and args.profile != "production":
         parser.error("several instances need shared stores: use --profile production")
 
-    (ROOT / ".data").mkdir(exist_ok=True)
+    DATA_DIR.mkdir(exist_ok=True)
     servers = BotServers(
         model=args.model,
         rasa_ports=[args.port + offset for offset in range(args.instances)],
         actions_port=args.actions_port,
-        endpoints=ROOT / ("endpoints.production.yml" if args.profile == "production" else "endpoints.yml"),
+        endpoints=endpoints_file(args.profile),
         auth_token=os.environ.get("RASA_AUTH_TOKEN") or None,
         host=args.host,
         web_port=args.web_port or None,

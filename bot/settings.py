@@ -1,11 +1,68 @@
-"""Numbers operators set through environment variables, read one way everywhere."""
+"""Where the project is, and the settings operators give through the environment.
+
+The one place for the repository root, the files Rasa is started with, and
+the environment defaults of the servers; :func:`env_number` reads a number
+the same way everywhere. Imports nothing of ``bot``: every layer may use it.
+"""
 from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, TypeVar
+from pathlib import Path
+from typing import Callable, Dict, Mapping, Optional, TypeVar
 
 logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / ".data"  # SQLite files of the embedded profile
+MODEL = ROOT / "models" / "triage.tar.gz"
+CREDENTIALS = ROOT / "credentials.yml"
+EMBEDDED_ENDPOINTS = ROOT / "endpoints.yml"
+PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
+
+# Defaults for the servers' environment (the caller's environment wins).
+# The channels need none: the WeChat channel reads its WECHAT_ variables
+# itself and refuses every request while WECHAT_TOKEN is unset.
+CHANNEL_ENV_DEFAULTS = {
+    # Bodies over 1 MB get a 413 before Sanic reads them.
+    "SANIC_REQUEST_MAX_SIZE": "1048576",
+}
+# The production profile's services (endpoints.production.yml): defaults that
+# fit a machine running them locally; the caller's environment wins.
+PRODUCTION_ENV_DEFAULTS = {
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "5432",
+    "POSTGRES_DB": "triage",
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "",
+    "POSTGRES_LOGIN_DB": "postgres",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "1",
+    "REDIS_PASSWORD": "",
+    "REDIS_KEY_PREFIX": "triage",
+    "RABBITMQ_HOST": "127.0.0.1",
+    "RABBITMQ_PORT": "5672",
+    "RABBITMQ_USER": "guest",
+    "RABBITMQ_PASSWORD": "guest",
+    "RABBITMQ_QUEUE": "triage_events",
+}
+
+
+def endpoints_file(profile: str) -> Path:
+    """endpoints.production.yml for the production profile, else endpoints.yml."""
+    return PRODUCTION_ENDPOINTS if profile == "production" else EMBEDDED_ENDPOINTS
+
+
+def profile_env_defaults(profile: str) -> Dict[str, str]:
+    """The environment defaults of ``profile``'s services (none for the embedded profile)."""
+    return dict(PRODUCTION_ENV_DEFAULTS) if profile == "production" else {}
+
+
+def profile_environment(profile: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The variables the bot's servers see in ``profile``: its defaults, then ``environ`` (default: ours)."""
+    return {**profile_env_defaults(profile), **(os.environ if environ is None else environ)}
+
 
 Number = TypeVar("Number", int, float)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "triage.tar.gz"
+from bot.settings import MODEL, ROOT
+
 SHANGHAI_DAYTIME = "2026-11-25T10:30:00+08:00"
 # The test bot's WeChat channel: its token, and a fake WeChat API
 # (tests/channels/fake_wechat_api.py) on a fixed loopback port.

@@ -20,8 +20,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from bot.evaluation.nlu import leak_key, nlu_files
+from bot.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DATA = ROOT / "data"
 HELD_OUT_SETS = [ROOT / "tests" / "nlu_heldout.yml", ROOT / "tests" / "nlu_realistic.yml"]
 

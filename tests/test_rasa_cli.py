@@ -11,9 +11,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.settings import ROOT
 
 LOAD_AS_RASA_RUN_DOES = r"""
 import json

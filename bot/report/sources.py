@@ -3,9 +3,9 @@
 By default the same stores the bot writes to: the tracker store configured
 in endpoints.yml (embedded profile: the SQLite file ``.data/tracker.db``) or
 endpoints.production.yml (PostgreSQL from the ``POSTGRES_*`` variables, with
-the defaults bot/launcher.py gives them), and the service database of
-``DATABASE_URL``. In the production profile the service database defaults to
-that PostgreSQL too, as bot/launcher.py does for the action server.
+the defaults of bot/settings.py, as the launcher gives them), and the service
+database of ``DATABASE_URL``. In the production profile the service database
+defaults to that PostgreSQL too, as bot/launcher.py does for the action server.
 """
 from __future__ import annotations
 
@@ -17,27 +17,18 @@ from typing import Any, Dict, Mapping, Optional
 import sqlalchemy as sa
 import yaml
 
-from bot.launcher import PRODUCTION_ENV_DEFAULTS, ROOT
+from bot.settings import ROOT, endpoints_file, profile_environment
 from bot.stores.database import database_url, normalize_url
 
-EMBEDDED_ENDPOINTS = ROOT / "endpoints.yml"
-PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
-
-
-def profile_environment(profile: str) -> Dict[str, str]:
-    """The variables the bot's servers see in ``profile`` (the caller's win)."""
-    defaults = PRODUCTION_ENV_DEFAULTS if profile == "production" else {}
-    return {**defaults, **os.environ}
 
 
 def tracker_store_url(given: Optional[str], profile: str) -> str:
     """``--tracker-db`` as a URL (a plain path is an SQLite file), else the profile's."""
     if given:
         return normalize_url(_as_url(given))
-    endpoints = PRODUCTION_ENDPOINTS if profile == "production" else EMBEDDED_ENDPOINTS
-    settings = yaml.safe_load(endpoints.read_text(encoding="utf-8"))["tracker_store"]
-    return configured_tracker_url(_substituted(settings, profile_environment(profile)))
+    endpoints = yaml.safe_load(endpoints_file(profile).read_text(encoding="utf-8"))
+    return configured_tracker_url(_substituted(endpoints["tracker_store"], profile_environment(profile)))
 
 
 def service_database_url(given: Optional[str], profile: str) -> str:

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.clock import in_service_zone
+from bot.settings import DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_DATABASE_PATH = REPO_ROOT / ".data" / "service.db"
+DEFAULT_DATABASE_PATH = DATA_DIR / "service.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATABASE_PATH}"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Any fixed number: PostgreSQL advisory lock held while creating tables.

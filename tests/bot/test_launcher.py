@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import yaml
 
-from bot.launcher import ROOT, BotServers
+from bot.launcher import BotServers
+from bot.settings import ROOT
 
 
 def test_the_rasa_server_calls_the_action_server_on_its_port_also_with_the_projects_endpoints_file():

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,8 +11,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.clock import frozen_at
 from bot.nlg import ServiceNaturalLanguageGenerator
+from bot.settings import ROOT
 
-DOMAIN_FILE = str(Path(__file__).resolve().parents[2] / "domain.yml")
+DOMAIN_FILE = str(ROOT / "domain.yml")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYTIME = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
 NIGHT = datetime(2026, 11, 25, 2, 0, tzinfo=SHANGHAI)

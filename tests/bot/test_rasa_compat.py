@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bot import rasa_compat
 from bot.rasa_compat.patch import source_sha256
+from bot.settings import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PATCHES = rasa_compat.patches()
 IDS = list(rasa_compat.PATCH_MODULES)
 

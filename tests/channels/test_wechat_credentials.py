@@ -7,17 +7,16 @@ unset: with nothing exported, Rasa starts and the channel refuses every request.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from rasa.shared.utils.io import read_config_file
 
 from bot.channels.wechat import NOT_CONFIGURED, WeChatInput
 from bot.channels.wechat_api import DEFAULT_API_BASE
+from bot.settings import ROOT
 from tests.channels.conftest import new_openid, text_message
 from tests.channels.test_wechat_slow_path import StubBot, post, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 WECHAT_VARIABLES = ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE")
 
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from bot.evaluation import benchmark
 from bot.evaluation.nlu import Prediction, load_examples
+from bot.settings import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 LABELS = ["a"] * 10 + ["b"] * 15 + ["c"] * 5
 
 

@@ -20,9 +20,9 @@ from bot.report.conversations import Conversation, UserMessage
 from bot.report.figures import compute_figures
 from bot.report.html import PageContext, render_page
 from bot.report.period import Period
+from bot.settings import ROOT
 from tests.bot.report.scenario import at
 
-ROOT = Path(__file__).resolve().parents[3]
 EMBEDDED_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.launcher import ROOT
+from bot.settings import ROOT
 from bot.report.sources import printable_url, service_database_url, tracker_store_url
 
 
