@@ -11,13 +11,13 @@ from datetime import datetime, time
 from typing import Callable, Iterator, Optional
 from zoneinfo import ZoneInfo
 
-from bot.facts import load_facts
+from bot import knowledge
 
 Clock = Callable[[], datetime]
 
 
 def service_timezone() -> ZoneInfo:
-    return ZoneInfo(load_facts()["service_hours"]["timezone"])
+    return ZoneInfo(knowledge.load("facts")["service_hours"]["timezone"])
 
 
 def _system_clock() -> datetime:
@@ -59,7 +59,7 @@ def frozen_at(moment: datetime) -> Iterator[None]:
 def is_service_open(at: Optional[datetime] = None) -> bool:
     """Whether human agents are on duty (07:00-23:00 every day)."""
     moment = in_service_zone(at) if at else now()
-    hours = load_facts()["service_hours"]
+    hours = knowledge.load("facts")["service_hours"]
     opens = time.fromisoformat(hours["open"])
     closes = time.fromisoformat(hours["close"])
     return opens <= moment.time() < closes
@@ -68,11 +68,11 @@ def is_service_open(at: Optional[datetime] = None) -> bool:
 def reopens_today(at: Optional[datetime] = None) -> bool:
     """Off hours after midnight: agents are back later today, not tomorrow."""
     moment = in_service_zone(at) if at else now()
-    opens = time.fromisoformat(load_facts()["service_hours"]["open"])
+    opens = time.fromisoformat(knowledge.load("facts")["service_hours"]["open"])
     return moment.time() < opens
 
 
 def reopen_day(at: Optional[datetime] = None) -> str:
     """"今早" or "明早": the wording for when agents are back (facts.yml)."""
-    words = load_facts()["service_hours"]["reopen_day"]
+    words = knowledge.load("facts")["service_hours"]["reopen_day"]
     return words["today"] if reopens_today(at) else words["tomorrow"]

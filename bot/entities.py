@@ -12,14 +12,10 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Union
 
-import yaml
-
-from bot.facts import KNOWLEDGE_DIR
-
-PATTERNS_FILE = KNOWLEDGE_DIR / "entity_patterns.yml"
-DICTIONARY_DIR = KNOWLEDGE_DIR / "dictionary"
+from bot import knowledge
+from bot.knowledge import DICTIONARY_DIR
 
 _DIGIT_SEPARATORS = re.compile(r"[\s-]")
 
@@ -149,9 +145,9 @@ def _load_jieba_dictionary(dictionary_dir: Optional[Path]) -> None:
         jieba.load_userdict(str(path))
 
 
-def load_patterns(path: Path = PATTERNS_FILE) -> Dict[str, Any]:
-    with Path(path).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+def load_patterns(path: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+    """The project's rules (entity_patterns.yml), or those of the file ``path``."""
+    return knowledge.load("entity_patterns") if path is None else knowledge.read(path)
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,11 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-import yaml
+from bot import knowledge
 
-from bot.facts import KNOWLEDGE_DIR
-
-FRUSTRATION_FILE = KNOWLEDGE_DIR / "frustration.yml"
 ENTITY = "frustration"
 # Entities that name an order or a parcel: the message has a subject.
 SUBJECT_ENTITIES = ("order_id", "tracking_number")
@@ -74,8 +71,7 @@ class FrustrationLexicon:
 
 @functools.lru_cache(maxsize=None)
 def frustration_lexicon() -> FrustrationLexicon:
-    with FRUSTRATION_FILE.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = knowledge.load("frustration")
     return FrustrationLexicon(
         data["cues"], data["subject_words"], data.get("weak_kinds", ()), data.get("polite_markers", ())
     )

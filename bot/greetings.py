@@ -13,11 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional, Tuple
 
-import yaml
-
-from bot.facts import KNOWLEDGE_DIR
-
-GREETINGS_FILE = KNOWLEDGE_DIR / "greetings.yml"
+from bot import knowledge
 
 
 @dataclass(frozen=True)
@@ -144,5 +140,4 @@ def _glued_latin(text: str, start: int, end: int) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def greeting_lexicon() -> GreetingLexicon:
-    with GREETINGS_FILE.open(encoding="utf-8") as handle:
-        return GreetingLexicon.from_mapping(yaml.safe_load(handle))
+    return GreetingLexicon.from_mapping(knowledge.load("greetings"))

@@ -23,7 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import clock, rasa_compat
-from bot.facts import response_placeholders
+from bot.knowledge.texts import response_placeholders
 
 SERVICE_OPEN_SLOT = "service_open"
 

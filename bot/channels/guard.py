@@ -22,10 +22,10 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.knowledge.texts import reply_text
 from bot.security.rate_limit import RateLimiter
-from bot.settings import env_number
 from bot.security.secrets import mask_secrets
-from bot.services.replies import reply
+from bot.settings import env_number
 from bot.text import strip_invisible
 
 logger = logging.getLogger(__name__)
@@ -85,4 +85,4 @@ def shared_guard() -> MessageGuard:
 async def _tell(message: UserMessage, reply_name: str, **values: Any) -> None:
     if message.output_channel is None:
         return
-    await message.output_channel.send_text_message(message.sender_id, reply(reply_name, **values)["text"])
+    await message.output_channel.send_text_message(message.sender_id, reply_text(reply_name, **values))

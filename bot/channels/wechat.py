@@ -36,20 +36,19 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Hashable, List, Optional, Set, Text, Tuple
 
-import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import knowledge
 from bot.channels.guard import shared_guard
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
-from bot.facts import KNOWLEDGE_DIR, response_placeholders
+from bot.knowledge.texts import fill, response_placeholders
 from bot.text import strip_invisible, to_half_width
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_TEXTS_FILE = KNOWLEDGE_DIR / "channel_texts.yml"
 DEFAULT_REPLY_TIMEOUT = 4.5  # WeChat gives up after 5 s
 WECHAT_PATIENCE_SECONDS = 5.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -69,10 +68,8 @@ _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 @functools.lru_cache(maxsize=None)
 def channel_texts() -> Dict[str, str]:
     """The channel's own user-facing texts, facts filled in from bot/knowledge/facts.yml."""
-    with CHANNEL_TEXTS_FILE.open(encoding="utf-8") as handle:
-        texts = yaml.safe_load(handle)["wechat"]
     placeholders = response_placeholders()
-    return {name: text.format_map(placeholders) for name, text in texts.items()}
+    return {name: fill(text, placeholders) for name, text in knowledge.load("channel_texts")["wechat"].items()}
 
 
 # --- signature -------------------------------------------------------------

@@ -1,7 +1,6 @@
 """NLU component: marks a frustrated message with a ``frustration`` entity."""
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -12,7 +11,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import frustration
+from bot import frustration, knowledge
 
 
 @DefaultV1Recipe.register(
@@ -52,7 +51,7 @@ class FrustrationDetector(GraphComponent, EntityExtractorMixin):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return hashlib.sha256(frustration.FRUSTRATION_FILE.read_bytes()).hexdigest()
+        return knowledge.fingerprint("frustration")
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

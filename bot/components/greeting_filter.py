@@ -1,7 +1,6 @@
 """NLU component: a greeting glued to a request does not steer the intent."""
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -13,7 +12,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import greetings
+from bot import greetings, knowledge
 
 # Registered as a featurizer so the recipe runs it in config order, right
 # after the tokenizer, on training data and incoming messages alike.
@@ -45,7 +44,7 @@ class GreetingFilter(GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         # New greeting words change what the classifier was trained on.
-        return hashlib.sha256(greetings.GREETINGS_FILE.read_bytes()).hexdigest()
+        return knowledge.fingerprint("greetings")
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

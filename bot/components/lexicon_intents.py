@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from typing import Any, Dict, List, Optional, Text
 
-import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -14,10 +12,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import greetings
-from bot.facts import KNOWLEDGE_DIR
+from bot import greetings, knowledge
 
-SLANG_FILE = KNOWLEDGE_DIR / "chat_slang.yml"
 _IGNORED = re.compile(r"[\s!?.,~。，！？～]+")
 _TRAILING_PARTICLES = re.compile(r"[了啦哈呀咯]+$")
 # 「闪了闪了」, 「拜拜 拜拜」: the same slang said two or three times.
@@ -35,8 +31,7 @@ def _key(text: str) -> str:
 @functools.lru_cache(maxsize=None)
 def slang_intents() -> Dict[str, str]:
     """Slang message (as :func:`_key` reads it) -> intent."""
-    with SLANG_FILE.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = knowledge.load("chat_slang")
     return {_key(str(phrase)): intent for intent, phrases in data.items() for phrase in phrases}
 
 
@@ -71,7 +66,7 @@ class LexiconIntentClassifier(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return hashlib.sha256(SLANG_FILE.read_bytes() + greetings.GREETINGS_FILE.read_bytes()).hexdigest()
+        return knowledge.fingerprint("chat_slang", "greetings")
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

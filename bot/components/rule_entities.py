@@ -12,7 +12,8 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.entities import DICTIONARY_DIR, PATTERNS_FILE, RuleEntityMatcher, load_patterns
+from bot import knowledge
+from bot.entities import RuleEntityMatcher, load_patterns
 
 
 @DefaultV1Recipe.register(
@@ -28,8 +29,8 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "patterns_file": str(PATTERNS_FILE),
-            "dictionary_path": str(DICTIONARY_DIR),
+            "patterns_file": str(knowledge.path("entity_patterns")),
+            "dictionary_path": str(knowledge.DICTIONARY_DIR),
         }
 
     def __init__(self, matcher: RuleEntityMatcher) -> None:

@@ -21,16 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, List, Sequence, Tuple
 
-import yaml
-
+from bot import knowledge
 from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples, scored_label, summarise
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "robustness"
-HOMOPHONES_FILE = KNOWLEDGE_DIR / "homophones.yml"
-ENGLISH_WORDS_FILE = KNOWLEDGE_DIR / "english_words.yml"
-GREETINGS_FILE = KNOWLEDGE_DIR / "greetings.yml"
-VENTING_FILE = KNOWLEDGE_DIR / "venting.yml"
-FRAGMENTS_FILE = KNOWLEDGE_DIR / "fragments.yml"
+# The suite's word lists (bot/knowledge/robustness/), by knowledge name.
+HOMOPHONES = "robustness/homophones"
+ENGLISH_WORDS = "robustness/english_words"
+GREETINGS = "robustness/greetings"
+VENTING = "robustness/venting"
+FRAGMENTS = "robustness/fragments"
 SEED = 42
 
 FILLERS = ["那个", "就是", "请问", "嗯", "呃", "额", "那个那个", "我想问一下", "麻烦问下", "就是说"]
@@ -119,8 +118,9 @@ def add_emoji(text: str, rng: random.Random) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def load_word_variants(path: Path) -> Dict[str, Tuple[str, ...]]:
-    words = yaml.safe_load(path.read_text(encoding="utf-8"))["words"]
+def load_word_variants(name: str) -> Dict[str, Tuple[str, ...]]:
+    """Word -> its variants, from the word list ``name`` (e.g. :data:`HOMOPHONES`)."""
+    words = knowledge.load(name)["words"]
     return {word: tuple(variants) for word, variants in words.items()}
 
 
@@ -139,17 +139,17 @@ def replace_one_word(text: str, variants: Dict[str, Tuple[str, ...]], rng: rando
 
 
 def add_typo(text: str, rng: random.Random) -> str:
-    return replace_one_word(text, load_word_variants(HOMOPHONES_FILE), rng, spaced=False)
+    return replace_one_word(text, load_word_variants(HOMOPHONES), rng, spaced=False)
 
 
 def mix_english(text: str, rng: random.Random) -> str:
-    return replace_one_word(text, load_word_variants(ENGLISH_WORDS_FILE), rng, spaced=True)
+    return replace_one_word(text, load_word_variants(ENGLISH_WORDS), rng, spaced=True)
 
 
 @functools.lru_cache(maxsize=None)
-def load_phrases(path: Path) -> Dict[str, Tuple[str, ...]]:
-    """A YAML mapping of lists (``before:``, ``after:``, ...) as tuples of strings."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_phrases(name: str) -> Dict[str, Tuple[str, ...]]:
+    """The phrase list ``name`` (a mapping of lists: ``before:``, ``after:``, ...) as tuples of strings."""
+    data = knowledge.load(name)
     return {key: tuple(str(item) for item in items) for key, items in data.items()}
 
 
@@ -170,11 +170,11 @@ def glue_phrase(text: str, phrases: Dict[str, Tuple[str, ...]], rng: random.Rand
 
 
 def add_greeting(text: str, rng: random.Random) -> str:
-    return glue_phrase(text, load_phrases(GREETINGS_FILE), rng)
+    return glue_phrase(text, load_phrases(GREETINGS), rng)
 
 
 def add_venting(text: str, rng: random.Random) -> str:
-    return glue_phrase(text, load_phrases(VENTING_FILE), rng)
+    return glue_phrase(text, load_phrases(VENTING), rng)
 
 
 FRAGMENT_MIN_CHARS = 2
@@ -200,7 +200,7 @@ def to_fragment(text: str, rng: random.Random) -> str:
     Words listed under ``keep`` (一下子) are left whole. A message that would
     keep fewer than two characters stays as it is.
     """
-    words = load_phrases(FRAGMENTS_FILE)
+    words = load_phrases(FRAGMENTS)
     terse = _punctuation_to_spaces(text)
     drop = sorted(words["drop"], key=len, reverse=True)
     keep = sorted(words.get("keep", ()), key=len, reverse=True)

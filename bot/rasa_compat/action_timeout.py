@@ -29,8 +29,8 @@ from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet
 from rasa.shared.exceptions import RasaException
 
+from bot.knowledge.texts import reply_text
 from bot.rasa_compat.patch import Patch
-from bot.services.replies import reply
 from bot.settings import env_number
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def unavailable_events(tracker: Any) -> List[Event]:
     """The way to a person (once per user message), and the end of any form."""
     events: List[Event] = []
     if _first_time_this_turn(tracker):
-        events.append(BotUttered(reply(UNAVAILABLE_REPLY)["text"], metadata={"utter_action": UNAVAILABLE_REPLY}))
+        events.append(BotUttered(reply_text(UNAVAILABLE_REPLY), metadata={"utter_action": UNAVAILABLE_REPLY}))
     if tracker.active_loop_name:
         events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
     return events

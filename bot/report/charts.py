@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from bot.facts import load_facts  # noqa: E402
+from bot import knowledge  # noqa: E402
 from bot.report import labels  # noqa: E402
 from bot.report.figures import STATUS_ORDER, Figures  # noqa: E402
 
@@ -121,7 +121,7 @@ def containment(figures: Figures) -> Optional[str]:
                   va="center", fontsize=8)
     if figures.promised_containment is not None:
         axes.axvline(figures.promised_containment, color=RED, linestyle="--",
-                     label=f"文章承诺 {load_facts()['smart_service_share']} promise")
+                     label=f"文章承诺 {knowledge.load('facts')['smart_service_share']} promise")
         axes.legend(loc="lower right", fontsize=8)
     axes.set_xlim(0, 1.12)
     axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
@@ -205,7 +205,7 @@ def _ticket_count(figures: Figures, kind: str, status: str) -> int:
 def _shade_service_hours(axes) -> None:
     for start, end in _peak_spans():
         axes.axvspan(start - 0.5, end - 0.5, color="#fde9c8", zorder=0)
-    hours = load_facts()["service_hours"]
+    hours = knowledge.load("facts")["service_hours"]
     opens, closes = _hour_of(hours["open"]), _hour_of(hours["close"])
     axes.axvspan(-0.6, opens - 0.5, color="#e6e6e6", zorder=0)
     axes.axvspan(closes - 0.5, 23.6, color="#e6e6e6", zorder=0)
@@ -214,7 +214,7 @@ def _shade_service_hours(axes) -> None:
 def _peak_spans() -> List[Tuple[float, float]]:
     """facts.yml peak_hours ("10:00-12:00") as hour spans."""
     spans = []
-    for text in load_facts()["peak_hours"]:
+    for text in knowledge.load("facts")["peak_hours"]:
         start, end = text.split("-")
         spans.append((_hour_of(start), _hour_of(end)))
     return spans

@@ -15,8 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from bot import clock
-from bot.facts import load_facts
+from bot import clock, knowledge
 from bot.report import charts, labels
 from bot.report.conversations import conversations_from
 from bot.report.csv_files import DATA_DIR_NAME, write_csv_files
@@ -90,7 +89,7 @@ def read_figures(period: Period, tracker_url: str, service_url: str, page_size: 
     return compute_figures(
         conversations, tickets, ratings, period,
         fraud_levels=list(fraud_labels), ticket_kinds=list(labels.ticket_kind_labels()),
-        promised_share=load_facts()["smart_service_share"],
+        promised_share=knowledge.load("facts")["smart_service_share"],
     )
 
 

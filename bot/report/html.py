@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from typing import AbstractSet, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from bot.facts import load_facts
+from bot import knowledge
 from bot.report import labels
 from bot.report.figures import Figures
 
@@ -88,7 +88,7 @@ def _verdict(figures: Figures) -> str:
     rate, promised = figures.containment_rate, figures.promised_containment
     if rate is None or promised is None:
         return ""
-    share = load_facts()["smart_service_share"]
+    share = knowledge.load("facts")["smart_service_share"]
     kept = rate >= promised
     words = "达到" if kept else "低于"
     english = "meets" if kept else "falls short of"

@@ -9,12 +9,8 @@ from __future__ import annotations
 import functools
 from typing import Dict
 
-import yaml
-
-from bot.facts import load_facts
+from bot import knowledge
 from bot.report import conversations as c
-from bot.services.clarification import TOPICS_FILE
-from bot.services.rules import case_rules
 
 # Intents the clarification buttons never offer, so topics.yml has no label.
 _OTHER_INTENTS = {
@@ -43,7 +39,7 @@ REASONS = {
 
 @functools.lru_cache(maxsize=None)
 def intent_labels() -> Dict[str, str]:
-    topics = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8"))["topics"]
+    topics = knowledge.load("topics")["topics"]
     return {**_OTHER_INTENTS, **topics}
 
 
@@ -57,7 +53,7 @@ def reason_label(reason: str) -> str:
 
 def fraud_level_labels() -> Dict[str, str]:
     """Level -> label, in the configured order (cases.yml fraud.level_labels)."""
-    return dict(case_rules()["fraud"]["level_labels"])
+    return dict(knowledge.load("cases")["fraud"]["level_labels"])
 
 
 def fraud_level_label(level: str) -> str:
@@ -65,7 +61,7 @@ def fraud_level_label(level: str) -> str:
 
 
 def ticket_kind_labels() -> Dict[str, str]:
-    return dict(case_rules()["tickets"]["kind_labels"])
+    return dict(knowledge.load("cases")["tickets"]["kind_labels"])
 
 
 def ticket_kind_label(kind: str) -> str:
@@ -73,11 +69,11 @@ def ticket_kind_label(kind: str) -> str:
 
 
 def ticket_status_label(status: str) -> str:
-    return case_rules()["tickets"]["status_labels"].get(status, status)
+    return knowledge.load("cases")["tickets"]["status_labels"].get(status, status)
 
 
 def service_hours_text() -> str:
-    hours = load_facts()["service_hours"]
+    hours = knowledge.load("facts")["service_hours"]
     return f"{hours['open']}-{hours['close']}"
 
 

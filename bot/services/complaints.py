@@ -5,8 +5,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, Iterable, Optional
 
-from bot.services.replies import replies, reply
-from bot.services.rules import case_rules, priority_amount_yuan
+from bot import knowledge
+from bot.services.replies import reply
+from bot.services.rules import priority_amount_yuan
 
 _CHINESE_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
@@ -14,7 +15,7 @@ _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 
 def is_too_vague(text: str) -> bool:
     """"我要投诉" says nothing yet; "商家发了假货还不退款" does."""
-    rules = case_rules()["complaint"]
+    rules = knowledge.load("cases")["complaint"]
     remainder = re.sub(r"[\W_]", "", text or "")
     for word in sorted(rules["vague_words"], key=len, reverse=True):
         remainder = remainder.replace(word, "")
@@ -37,7 +38,7 @@ def priority_acknowledgement(safety_signals: Iterable[str], amounts: Iterable[Op
     signals = list(safety_signals)
     if not is_priority(signals, amounts):
         return None
-    advice = replies()["complaint_health_advice"] if HEALTH_SIGNAL in signals else ""
+    advice = knowledge.load("replies")["complaint_health_advice"] if HEALTH_SIGNAL in signals else ""
     return reply("complaint_priority_ack", health_advice=advice)
 
 

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, List, Tuple
 
-from bot.facts import load_facts
-from bot.services.rules import case_rules
+from bot import knowledge
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
@@ -26,7 +25,7 @@ class FraudAssessment:
 
     @property
     def label(self) -> str:
-        return case_rules()["fraud"]["level_labels"][self.level]
+        return knowledge.load("cases")["fraud"]["level_labels"][self.level]
 
 
 def assess(signals: Iterable[str], phone_numbers: Iterable[str], text: str) -> FraudAssessment:
@@ -46,11 +45,11 @@ def is_too_vague(text: str, signals: Iterable[str], phone_numbers: Iterable[str]
     """Nothing to judge yet: no signal, no number, and only a few words."""
     if list(signals) or list(phone_numbers):
         return False
-    return len(re.sub(r"\W", "", text or "")) < case_rules()["fraud"]["min_story_chars"]
+    return len(re.sub(r"\W", "", text or "")) < knowledge.load("cases")["fraud"]["min_story_chars"]
 
 
 def _level(signals: List[str]) -> str:
-    rules = case_rules()["fraud"]
+    rules = knowledge.load("cases")["fraud"]
     weights = [rules["weights"].get(signal, 1) for signal in signals]
     if any(weight >= rules["levels"]["high"] for weight in weights) or sum(weights) >= rules["levels"]["high"]:
         return HIGH
@@ -60,7 +59,7 @@ def _level(signals: List[str]) -> str:
 
 
 def _split_numbers(numbers: Iterable[str]) -> Tuple[List[str], List[str]]:
-    official_digits = {_digits(number) for number in load_facts()["hotlines"].values()}
+    official_digits = {_digits(number) for number in knowledge.load("facts")["hotlines"].values()}
     official, other = [], []
     for number in _unique(numbers):
         (official if _digits(number) in official_digits else other).append(number)
@@ -68,7 +67,7 @@ def _split_numbers(numbers: Iterable[str]) -> Tuple[List[str], List[str]]:
 
 
 def _mentions_money_lost(text: str) -> bool:
-    return any(phrase in (text or "") for phrase in case_rules()["fraud"]["money_lost_phrases"])
+    return any(phrase in (text or "") for phrase in knowledge.load("cases")["fraud"]["money_lost_phrases"])
 
 
 def _digits(number: str) -> str:

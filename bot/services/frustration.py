@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional
 
-from bot import frustration
+from bot import frustration, knowledge
 from bot.services.conversation import user_messages
-from bot.services.replies import replies, reply
+from bot.services.replies import reply
 
 
 def frustrated_messages(events: Iterable[Dict[str, Any]]) -> int:
@@ -24,6 +24,6 @@ def acknowledgement(parse_data: Dict[str, Any], events: Iterable[Dict[str, Any]]
     """One short line for the feeling, then what happens next (the same route the policy takes)."""
     intent = (parse_data.get("intent") or {}).get("name")
     route = frustration.route(intent, parse_data, frustrated_messages(events), active_form is not None)
-    then = replies()[f"frustration_then_{route}"]
+    then = knowledge.load("replies")[f"frustration_then_{route}"]
     name = f"frustration_{cue_kind(parse_data)}"
-    return reply(name if name in replies() else "frustration_exasperation", then=then)
+    return reply(name if name in knowledge.load("replies") else "frustration_exasperation", then=then)

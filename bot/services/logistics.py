@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, List, Optional
 
-from bot import clock
-from bot.services.rules import case_rules
+from bot import clock, knowledge
 from bot.stores.orders import Order
 
 STALE = "stale"
@@ -14,12 +13,12 @@ _ON_THE_WAY = {"shipped", "in_transit"}
 
 
 def status_label(status: str) -> str:
-    return case_rules()["logistics"]["status_labels"].get(status, status)
+    return knowledge.load("cases")["logistics"]["status_labels"].get(status, status)
 
 
 def parcel_problem(order: Order, user_texts: Iterable[str], now: datetime) -> Optional[str]:
     """STALE: on its way with no update for too long; NOT_RECEIVED: signed but the user says no."""
-    rules = case_rules()["logistics"]
+    rules = knowledge.load("cases")["logistics"]
     if order.status in _ON_THE_WAY:
         hours = order.hours_since_last_update(now)
         if hours is not None and hours > rules["stale_after_hours"]:
@@ -31,7 +30,7 @@ def parcel_problem(order: Order, user_texts: Iterable[str], now: datetime) -> Op
 
 def latest_events_text(order: Order) -> str:
     """The newest tracking events, one per line, Shanghai time."""
-    shown = case_rules()["logistics"]["events_shown"]
+    shown = knowledge.load("cases")["logistics"]["events_shown"]
     lines: List[str] = [
         f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}"
         for event in order.events[:shown]
@@ -40,9 +39,9 @@ def latest_events_text(order: Order) -> str:
 
 
 def stale_after_hours() -> int:
-    return int(case_rules()["logistics"]["stale_after_hours"])
+    return int(knowledge.load("cases")["logistics"]["stale_after_hours"])
 
 
 def _says_not_received(texts: Iterable[str]) -> bool:
-    phrases = case_rules()["logistics"]["not_received_phrases"]
+    phrases = knowledge.load("cases")["logistics"]["not_received_phrases"]
     return any(phrase in text for text in texts for phrase in phrases)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from bot.services.rules import case_rules
+from bot import knowledge
 
 # 「⭐⭐⭐⭐」: as many stars as the score.
 _STARS = re.compile(r"^[⭐★🌟]{1,5}$")
@@ -40,4 +40,4 @@ def is_bare_score(text: str) -> bool:
 
 
 def is_low(score: int) -> bool:
-    return score <= case_rules()["rating"]["low_score"]
+    return score <= knowledge.load("cases")["rating"]["low_score"]

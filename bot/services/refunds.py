@@ -1,17 +1,17 @@
 """A refund's state in words, and when it becomes a dispute."""
 from __future__ import annotations
 
-from bot.services.rules import case_rules
+from bot import knowledge
 from bot.stores.orders import Order
 
 
 def refund_state_label(state: str) -> str:
-    return case_rules()["refund"]["state_labels"].get(state, state)
+    return knowledge.load("cases")["refund"]["state_labels"].get(state, state)
 
 
 def is_dispute(order: Order) -> bool:
     """A rejected or contested refund is a dispute (3-7 working days, a ticket)."""
-    return order.refund_state in case_rules()["refund"]["dispute_states"]
+    return order.refund_state in knowledge.load("cases")["refund"]["dispute_states"]
 
 
 def refund_response(order: Order) -> str:

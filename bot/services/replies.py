@@ -1,21 +1,10 @@
 """The action server's messages (bot/knowledge/replies.yml) with their values filled in."""
 from __future__ import annotations
 
-import functools
-import string
 from typing import Any, Dict, List
 
-import yaml
-
-from bot.facts import KNOWLEDGE_DIR, response_placeholders
-
-REPLIES_FILE = KNOWLEDGE_DIR / "replies.yml"
-
-
-@functools.lru_cache(maxsize=None)
-def replies() -> Dict[str, Any]:
-    with REPLIES_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+from bot import knowledge
+from bot.knowledge.texts import fill, response_placeholders
 
 
 def reply(name: str, **values: Any) -> Dict[str, Any]:
@@ -24,11 +13,11 @@ def reply(name: str, **values: Any) -> Dict[str, Any]:
     Facts first, then ``values``; user text in a value is inserted as it is,
     never read as a template.
     """
-    entry = replies()[name]
+    entry = knowledge.load("replies")[name]
     if isinstance(entry, str):
         entry = {"text": entry}
     filling = {**response_placeholders(), **values}
-    message: Dict[str, Any] = {"text": _fill(entry["text"], filling)}
+    message: Dict[str, Any] = {"text": fill(entry["text"], filling)}
     if entry.get("buttons"):
         message["buttons"] = _buttons(entry["buttons"], filling)
     return message
@@ -36,10 +25,6 @@ def reply(name: str, **values: Any) -> Dict[str, Any]:
 
 def _buttons(buttons: List[Dict[str, str]], filling: Dict[str, Any]) -> List[Dict[str, str]]:
     return [
-        {"title": _fill(button["title"], filling), "payload": _fill(button["payload"], filling)}
+        {"title": fill(button["title"], filling), "payload": fill(button["payload"], filling)}
         for button in buttons
     ]
-
-
-def _fill(template: str, filling: Dict[str, Any]) -> str:
-    return string.Formatter().vformat(template, (), filling)

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Dict, Iterable
 
-from bot import clock
-from bot.services.rules import case_rules
+from bot import clock, knowledge
 from bot.stores.tickets import Ticket
 
 
 def ticket_values(ticket: Ticket) -> Dict[str, str]:
     """The placeholders of the ``ticket_found`` reply."""
-    labels = case_rules()["tickets"]
+    labels = knowledge.load("cases")["tickets"]
     return {
         "ticket_number": ticket.number,
         "ticket_kind": labels["kind_labels"].get(ticket.kind, ticket.kind),
@@ -31,7 +30,7 @@ def ticket_list(tickets: Iterable[Ticket]) -> str:
 
 
 def listed_tickets() -> int:
-    return int(case_rules()["tickets"]["listed"])
+    return int(knowledge.load("cases")["tickets"]["listed"])
 
 
 def _shortened(text: str, limit: int) -> str:

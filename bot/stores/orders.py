@@ -18,16 +18,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot import clock
-from bot.facts import KNOWLEDGE_DIR
+from bot import clock, knowledge
 from bot.stores.database import ServiceTime, create_tables, database_url, shared_engine
 from bot.text import to_half_width
 
-DEMO_ORDERS_FILE = KNOWLEDGE_DIR / "demo_orders.yml"
 # Pinduoduo order numbers: order date (YYMMDD), a dash, 15 digits.
 ORDER_ID_PATTERN = re.compile(r"\d{6}-\d{15}")
 _WHITESPACE = re.compile(r"\s+")
@@ -194,7 +191,7 @@ def _order_store(spec: str, url: str) -> OrderStore:
     if spec:
         return _import_order_store(spec)
     store = SQLOrderStore(shared_engine(url))
-    store.seed_from_file(DEMO_ORDERS_FILE)
+    store.seed_from_file(knowledge.path("demo_orders"))
     return store
 
 
@@ -211,12 +208,11 @@ def _import_order_store(spec: str) -> OrderStore:
 @functools.lru_cache(maxsize=None)
 def load_demo_scenarios() -> Dict[str, str]:
     """Scenario name (e.g. ``in_transit_stale``) to the demo order showing it."""
-    return {entry["scenario"]: str(entry["order_id"]) for entry in _demo_entries(DEMO_ORDERS_FILE)}
+    return {entry["scenario"]: str(entry["order_id"]) for entry in knowledge.load("demo_orders")["orders"]}
 
 
 def _demo_entries(path: Union[str, Path]) -> List[Dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)["orders"]
+    return knowledge.read(path)["orders"]
 
 
 def _demo_order(entry: Mapping[str, Any], now: datetime) -> Order:

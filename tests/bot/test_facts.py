@@ -1,19 +1,18 @@
-"""bot/facts.py and the rule that every fact in a response comes from facts.yml."""
+"""bot/knowledge/texts.py and the rule that every fact in a response comes from facts.yml."""
 from __future__ import annotations
 
 import re
 import string
-from pathlib import Path
 from typing import Iterator, Tuple
 
 import pytest
 import yaml
 
-from bot.facts import response_placeholders
+from bot import knowledge
+from bot.knowledge.texts import response_placeholders
+from bot.settings import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_FILE = ROOT / "domain.yml"
-REPLIES_FILE = ROOT / "bot" / "knowledge" / "replies.yml"
 # Filled in by the actions from the order, ticket or check at hand, or by the
 # clock (bot.nlg.clock_values): never facts.
 ACTION_VALUES = {
@@ -40,8 +39,7 @@ def domain():
 
 @pytest.fixture(scope="module")
 def replies():
-    with REPLIES_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return knowledge.load("replies")
 
 
 def response_texts(domain, replies=None) -> Iterator[Tuple[str, str]]:

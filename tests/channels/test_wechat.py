@@ -7,7 +7,7 @@ from typing import Dict
 import pytest
 
 from bot.channels.wechat import channel_texts
-from bot.facts import response_placeholders
+from bot.knowledge.texts import response_placeholders
 from tests.channels.conftest import (
     OFFICIAL_ACCOUNT, WeChatServerClient, cdata, message_xml, new_msg_id, new_openid, text_message,
     user_messages,

@@ -5,10 +5,10 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 import pytest
-import yaml
 
+from bot import knowledge
 from bot.channels.wechat import (
-    ASK_BOT, CHANNEL_TEXTS_FILE, IGNORE, UNREADABLE, ExpiringMemory, MalformedMessage, chosen_payload,
+    ASK_BOT, IGNORE, UNREADABLE, ExpiringMemory, MalformedMessage, chosen_payload,
     is_signed_by_wechat, parse_wechat_xml, passive_text_reply, read_incoming, render_bot_messages,
     wechat_signature,
 )
@@ -107,7 +107,6 @@ def test_memory_forgets_after_its_ttl_and_stays_bounded():
 
 
 def test_channel_texts_quote_facts_only_through_placeholders():
-    with CHANNEL_TEXTS_FILE.open(encoding="utf-8") as handle:
-        texts = yaml.safe_load(handle)["wechat"]
+    texts = knowledge.load("channel_texts")["wechat"]
     for name, text in texts.items():
-        assert not re.search(r"\d", text), f"{name} writes a number: use a placeholder from bot/facts.py"
+        assert not re.search(r"\d", text), f"{name} writes a number: use a placeholder from bot/knowledge/texts.py"

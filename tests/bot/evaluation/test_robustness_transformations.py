@@ -9,8 +9,8 @@ import pytest
 from bot.evaluation import robustness
 from bot.evaluation.nlu import Prediction
 from bot.evaluation.robustness import (
-    ENGLISH_WORDS_FILE,
-    HOMOPHONES_FILE,
+    ENGLISH_WORDS,
+    HOMOPHONES,
     TRANSFORMATIONS,
     load_word_variants,
     transform_examples,
@@ -69,7 +69,7 @@ def test_full_width_covers_digits_letters_punctuation_and_spaces():
 
 
 def test_typo_swaps_one_listed_word_for_a_listed_slip():
-    variants = load_word_variants(HOMOPHONES_FILE)
+    variants = load_word_variants(HOMOPHONES)
     rewritten = rewrite("typo_homophone", "我要退款")
     assert rewritten != "我要退款"
     assert rewritten.replace(rewritten[2:], "") == "我要"
@@ -87,7 +87,7 @@ def test_typo_changes_only_one_word():
 
 
 def test_homophone_list_maps_words_to_different_spellings():
-    for word, variants in load_word_variants(HOMOPHONES_FILE).items():
+    for word, variants in load_word_variants(HOMOPHONES).items():
         assert variants and word not in variants
 
 
@@ -120,7 +120,7 @@ def test_emoji_adds_one_to_three_emoji_and_nothing_else():
 
 
 def test_english_mix_puts_one_english_word_in_place_of_a_chinese_one():
-    variants = load_word_variants(ENGLISH_WORDS_FILE)
+    variants = load_word_variants(ENGLISH_WORDS)
     rewritten = rewrite("english_mix", "我要退款")
     assert rewritten == "我要 refund"
     assert "refund" in variants["退款"]
@@ -170,8 +170,8 @@ def _glued(rewritten: str, text: str, phrases) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name, path", [("multi_intent", robustness.GREETINGS_FILE),
-                                        ("venting", robustness.VENTING_FILE)])
+@pytest.mark.parametrize("name, path", [("multi_intent", robustness.GREETINGS),
+                                        ("venting", robustness.VENTING)])
 def test_glued_phrases_come_from_the_lists_before_or_after_the_whole_message(name, path):
     phrases = robustness.load_phrases(path)
     assert phrases["before"] and phrases["after"]
@@ -198,7 +198,7 @@ def test_multi_intent_leaves_greetings_alone_and_greets_everything_else():
 
 
 def test_multi_intent_uses_the_greetings_the_brief_names():
-    phrases = robustness.load_phrases(robustness.GREETINGS_FILE)
+    phrases = robustness.load_phrases(robustness.GREETINGS)
     assert {"你好", "在吗", "哈喽 亲", "您好 打扰一下"} <= set(phrases["before"])
 
 
@@ -222,7 +222,7 @@ def test_venting_skips_exactly_the_social_rate_and_inform_intents():
 
 
 def test_venting_phrases_name_no_topic():
-    phrases = robustness.load_phrases(robustness.VENTING_FILE)
+    phrases = robustness.load_phrases(robustness.VENTING)
     for phrase in phrases["before"] + phrases["after"]:
         assert not any(word in phrase for word in ("投诉", "举报", "人工", "客服", "退款", "快递", "骗")), phrase
 
@@ -278,7 +278,7 @@ def test_fragments_leave_greetings_alone():
 
 
 def test_fragment_words_are_the_briefs():
-    words = robustness.load_phrases(robustness.FRAGMENTS_FILE)
+    words = robustness.load_phrases(robustness.FRAGMENTS)
     assert {"请问", "麻烦", "一下", "我想", "您好"} <= set(words["drop"])
     assert set(words["particles"]) == {"吗", "呢", "啊"}
 

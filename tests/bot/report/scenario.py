@@ -45,8 +45,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionSt
 from rasa.shared.core.slots import TextSlot
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import knowledge
 from bot.services.replies import reply
-from bot.services.rules import case_rules
 from bot.stores.tickets import TicketKind, TicketStatus, TicketStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -92,7 +92,7 @@ def handoff_slot(value, moment: datetime) -> List[Event]:
 
 
 def fraud_answer(level: str) -> str:
-    label = case_rules()["fraud"]["level_labels"][level]
+    label = knowledge.load("cases")["fraud"]["level_labels"][level]
     return reply(f"fraud_{level}", risk_level=label, fraud_signals="验证码")["text"]
 
 

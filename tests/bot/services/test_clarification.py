@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
+from bot import knowledge
 from bot.services.clarification import (
-    TOPICS_FILE,
     clarification_buttons,
     clarification_question,
     likeliest_topics,
@@ -16,8 +15,7 @@ NONE_OF_THESE = {"title": "都不是", "payload": "/deny"}
 
 @pytest.fixture(scope="module")
 def topics():
-    with TOPICS_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)["topics"]
+    return knowledge.load("topics")["topics"]
 
 
 def ranking(*names, confidence=0.5):

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import clock
+from bot import clock, knowledge
 from bot.stores.orders import (
-    DEMO_ORDERS_FILE,
     ORDER_ID_PATTERN,
     Order,
     OrderStatus,
@@ -26,6 +25,7 @@ from bot.stores.orders import (
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=SHANGHAI)
+DEMO_ORDERS_FILE = knowledge.path("demo_orders")
 TRACKING_NUMBER = re.compile(r"(SF|YT|JDV|JD|JT|YD|ZTO|STO|DPK|EMS)\d{9,15}")
 SCENARIOS = {
     "delivered", "in_transit_fresh", "in_transit_stale", "signed_not_received", "pending_shipment",

@@ -1,29 +1,24 @@
-"""The article's facts (bot/knowledge/facts.yml), loaded once.
+"""Texts of the knowledge files with the article's facts filled in.
 
-Responses in domain.yml quote facts through placeholders such as ``{hotline}``;
+Responses in domain.yml, replies.yml and channel_texts.yml quote facts
+(facts.yml) through placeholders such as ``{hotline}``;
 :func:`response_placeholders` is the one mapping from the data file to them.
+:func:`reply_text` is a reply's text for those who only send text (the
+channels); bot.services.replies builds whole messages (text and buttons) with
+:func:`fill`.
 """
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+import string
 from typing import Any, Dict
 
-import yaml
-
-KNOWLEDGE_DIR = Path(__file__).parent / "knowledge"
-FACTS_FILE = KNOWLEDGE_DIR / "facts.yml"
-
-
-@functools.lru_cache(maxsize=None)
-def load_facts() -> Dict[str, Any]:
-    with FACTS_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+from bot import knowledge
 
 
 @functools.lru_cache(maxsize=None)
 def response_placeholders() -> Dict[str, str]:
-    facts = load_facts()
+    facts = knowledge.load("facts")
     hours = facts["service_hours"]
     paths = facts["paths"]
     resolution = facts["resolution_time"]
@@ -52,6 +47,18 @@ def response_placeholders() -> Dict[str, str]:
         "police": facts["emergency"]["police"],
         "anti_fraud_hotline": facts["emergency"]["anti_fraud"],
     }
+
+
+def fill(template: str, values: Dict[str, Any]) -> str:
+    """``template`` with ``values`` filled in; user text in a value is inserted as it is, never read as a template."""
+    return string.Formatter().vformat(template, (), values)
+
+
+def reply_text(name: str, **values: Any) -> str:
+    """The text of reply ``name`` (replies.yml): facts first, then ``values``."""
+    entry = knowledge.load("replies")[name]
+    text = entry if isinstance(entry, str) else entry["text"]
+    return fill(text, {**response_placeholders(), **values})
 
 
 def _drop_leading_zero(clock_time: str) -> str:
