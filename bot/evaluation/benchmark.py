@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -48,6 +47,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from bot.evaluation import robustness, threshold_curve
+from bot.evaluation.common import quiet_rasa
 from bot.evaluation.nlu import Prediction, configured_thresholds, errors, load_examples, scored_label, summarise
 
 SEED = 42
@@ -364,35 +364,6 @@ def markdown_report(report: Dict) -> str:
 
 
 # --- run --------------------------------------------------------------------
-
-def standalone_arguments(description: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    """Arguments of the suite's own runs on the `make train` model, Rasa made quiet."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--model", type=Path, default=Path("models/triage.tar.gz"))
-    parser.add_argument("--data", type=Path, default=Path("tests/nlu_heldout.yml"))
-    parser.add_argument("--config", type=Path, default=Path("config.yml"))
-    parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
-    args = parser.parse_args(argv)
-    quiet_rasa()  # no per-message debug logs
-    return args
-
-
-def quiet_rasa() -> None:
-    """No progress bars or info logs; no training cache, so each training is timed in full."""
-    import logging
-
-    os.environ["RASA_MAX_CACHE_SIZE"] = "0"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    from rasa.utils.common import configure_logging_and_warnings
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_logging_and_warnings(logging.WARNING)
-    configure_structlog(logging.WARNING)
-    for name in ("tensorflow", "absl", "jieba", "matplotlib"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
 
 def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
         systems_filter: Sequence[str] = (), held_out_only: bool = False,

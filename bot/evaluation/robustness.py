@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Dict, FrozenSet, List, Sequence, Tuple
 
 from bot import knowledge
+from bot.evaluation.common import standalone_arguments
 from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples, scored_label, summarise
 
 # The suite's word lists (bot/knowledge/robustness/), by knowledge name.
@@ -331,8 +332,6 @@ def model_predictor(model_path: Path) -> Predict:
 
 
 def main(argv: Sequence[str] = None) -> int:
-    from bot.evaluation.benchmark import standalone_arguments
-
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     threshold, ambiguity = configured_thresholds(args.config)
     report = robustness_report(model_predictor(args.model), load_examples(args.data), threshold, ambiguity)

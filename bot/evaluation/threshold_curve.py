@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from bot.evaluation.common import standalone_arguments
 from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples, threshold_sweep
 
 # The goals: at least 90% of out-of-scope messages caught, at most 3%
@@ -151,8 +152,6 @@ def markdown_table(curve: Sequence[Dict], chosen: Optional[float]) -> str:
 
 
 def main(argv: Sequence[str] = None) -> int:
-    from bot.evaluation.benchmark import standalone_arguments
-
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     from bot.evaluation.nlu import predict
 
