@@ -14,8 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.services import complaints, conversation, fraud
-from bot.services.backends import orders
-from bot.services.order_lookup import find_order, references
+from bot.services.order_lookup import lookup_order, references
 from bot.services.replies import reply
 
 MAX_FAILURES = 2
@@ -91,7 +90,7 @@ def _failed(
 def _order_slot(
     slot: Text, not_found_reply: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> Dict[Text, Any]:
-    lookup = find_order(orders(), str(value or ""))
+    lookup = lookup_order(str(value or ""))
     if lookup.found:
         return {slot: lookup.order.order_id, "case_failures": 0}
     if lookup.reference:
@@ -143,7 +142,7 @@ class ValidateComplaintForm(FormValidationAction):
         if text == NO_ORDER or (not found and any(word in text for word in _NO_ORDER_WORDS)):
             return {"complaint_order": NO_ORDER}
         if found:
-            lookup = find_order(orders(), text)
+            lookup = lookup_order(text)
             return {"complaint_order": lookup.order.order_id if lookup.found else found[0]}
         failures = int(tracker.get_slot("case_failures") or 0) + 1
         if failures >= MAX_FAILURES:

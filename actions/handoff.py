@@ -13,22 +13,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import NO_ORDER, required_reset
-from bot import clock
-from bot.services import conversation
-from bot.services.backends import tickets
-from bot.services.clarification import topic_label
-from bot.services.handoff import (
-    SUMMARY_MESSAGES,
-    callback_number,
-    handoff_summary,
-    looks_like_a_number,
-    masked_number,
-)
-from bot.services.replies import reply
-from bot.stores.tickets import TicketKind
+from bot.services import conversation, handoff
 
 Events = List[Dict[Text, Any]]
-CASE_INTENTS = ("refund", "logistics", "complaint", "fraud_check", "merchant_support", "ticket_status")
 ORDER_SLOTS = ("refund_order", "parcel_ref", "complaint_order")
 
 
@@ -39,25 +26,13 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        topic = conversation.latest_case_intent(tracker.events, CASE_INTENTS)
-        order_id = _order_in_conversation(tracker)
-        texts = conversation.user_texts(tracker.events, last=SUMMARY_MESSAGES)
-        in_hours = clock.is_service_open()
-        ticket = tickets().create(
-            TicketKind.HANDOFF if in_hours else TicketKind.MESSAGE,
-            tracker.sender_id,
-            handoff_summary(topic_label(topic) if topic else None, order_id, texts),
-            order_id=order_id,
-            details={"intent": topic, "messages": texts},
-        )
-        dispatcher.utter_message(
-            **reply("handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day())
-        )
+        message, ticket_number = handoff.open_handoff(tracker.sender_id, tracker.events, _order_in_conversation(tracker))
+        dispatcher.utter_message(**message)
         events = [SlotSet(name, value) for name, value in required_reset().items()]
         if tracker.active_loop.get("name"):
             # A form the user walked away from must not ask again after the handoff.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-        return events + [SlotSet("handoff_ticket", ticket.number)]
+        return events + [SlotSet("handoff_ticket", ticket_number)]
 
 
 def _order_in_conversation(tracker: Tracker) -> Optional[Text]:
@@ -76,21 +51,8 @@ class ActionRelayToAgent(Action):
         return "action_relay_to_agent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        number = tracker.get_slot("handoff_ticket")
         text = tracker.latest_message.get("text") or ""
-        tickets().add_message(number, text)
-        phone = callback_number(text)
-        if phone:
-            callback = tickets().create(
-                TicketKind.CALLBACK, tracker.sender_id, f"回电请求（转人工工单 {number}）",
-                phone=phone, details={"handoff_ticket": number},
-            )
-            tickets().set_phone(number, phone)
-            dispatcher.utter_message(**reply("callback_saved", masked_phone=masked_number(phone), ticket_number=callback.number))
-        elif looks_like_a_number(text):
-            dispatcher.utter_message(**reply("callback_invalid"))
-        else:
-            dispatcher.utter_message(**reply("relay_ack", ticket_number=number))
+        dispatcher.utter_message(**handoff.relay_to_agent(tracker.sender_id, tracker.get_slot("handoff_ticket"), text))
         return []
 
 
@@ -100,6 +62,5 @@ class ActionResumeBot(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
         number = tracker.get_slot("handoff_ticket")
-        tickets().add_message(number, tracker.latest_message.get("text") or "", author="user")
-        dispatcher.utter_message(**reply("resumed", ticket_number=number))
+        dispatcher.utter_message(**handoff.resume_bot(number, tracker.latest_message.get("text") or ""))
         return [SlotSet("handoff_ticket", None)]

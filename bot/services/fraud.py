@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 from bot import knowledge
 
@@ -39,6 +39,21 @@ def assess(signals: Iterable[str], phone_numbers: Iterable[str], text: str) -> F
         other_numbers=tuple(other),
         money_lost=_mentions_money_lost(text),
     )
+
+
+def fraud_replies(assessment: FraudAssessment) -> List[Tuple[str, Dict[str, str]]]:
+    """The replies (replies.yml) of a fraud check and their values, most urgent first."""
+    messages: List[Tuple[str, Dict[str, str]]] = []
+    if assessment.money_lost:
+        messages.append(("fraud_money_lost", {}))
+    messages.append((f"fraud_{assessment.level}", {"risk_level": assessment.label, "fraud_signals": "、".join(assessment.signals)}))
+    if assessment.official_numbers:
+        messages.append(("fraud_official_number", {"phone_numbers": "、".join(assessment.official_numbers)}))
+    if assessment.other_numbers:
+        messages.append(("fraud_other_number", {"phone_numbers": "、".join(assessment.other_numbers)}))
+    if assessment.level != LOW:
+        messages.append(("fraud_next_steps", {}))
+    return messages
 
 
 def is_too_vague(text: str, signals: Iterable[str], phone_numbers: Iterable[str]) -> bool:

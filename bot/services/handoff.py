@@ -1,17 +1,63 @@
-"""Handing a conversation to a person: the summary they read, the callback number."""
+"""Handing a conversation to a person: the ticket, the summary they read, the callback number."""
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
+from bot import clock
 from bot.entities import number_entities
+from bot.services import conversation, tickets
+from bot.services.clarification import topic_label
+from bot.services.replies import reply
+from bot.stores.tickets import TicketKind
 from bot.text import normalize
 
 SUMMARY_MESSAGES = 6
+# The cases whose topic the handoff ticket names (the latest one the user raised).
+CASE_INTENTS = ("refund", "logistics", "complaint", "fraud_check", "merchant_support", "ticket_status")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 # Seven or more digits in a row, with the usual separators: someone typed a number.
 _NUMBER_ATTEMPT = re.compile(r"\d[\d\s-]{5,}\d")
+
+
+def open_handoff(sender_id: str, events: Iterable[Dict[str, Any]], order_id: Optional[str]) -> Tuple[Dict[str, Any], str]:
+    """A handoff ticket in service hours, a leave-a-message ticket off hours: the reply and the ticket number."""
+    events = list(events)
+    topic = conversation.latest_case_intent(events, CASE_INTENTS)
+    texts = conversation.user_texts(events, last=SUMMARY_MESSAGES)
+    in_hours = clock.is_service_open()
+    ticket = tickets.open_ticket(
+        TicketKind.HANDOFF if in_hours else TicketKind.MESSAGE,
+        sender_id,
+        handoff_summary(topic_label(topic) if topic else None, order_id, texts),
+        order_id=order_id,
+        details={"intent": topic, "messages": texts},
+    )
+    message = reply("handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day())
+    return message, ticket.number
+
+
+def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> Dict[str, Any]:
+    """Files the user's message in the handoff ticket; a phone number in it becomes a callback request."""
+    tickets.add_message(ticket_number, text)
+    phone = callback_number(text)
+    if phone:
+        callback = tickets.open_ticket(
+            TicketKind.CALLBACK, sender_id, f"回电请求（转人工工单 {ticket_number}）",
+            phone=phone, details={"handoff_ticket": ticket_number},
+        )
+        tickets.set_phone(ticket_number, phone)
+        return reply("callback_saved", masked_phone=masked_number(phone), ticket_number=callback.number)
+    if looks_like_a_number(text):
+        return reply("callback_invalid")
+    return reply("relay_ack", ticket_number=ticket_number)
+
+
+def resume_bot(ticket_number: str, text: str) -> Dict[str, Any]:
+    """The user takes the conversation back from the agent: noted in the ticket."""
+    tickets.add_message(ticket_number, text, author="user")
+    return reply("resumed", ticket_number=ticket_number)
 
 
 def handoff_summary(topic: Optional[str], order_reference: Optional[str], recent_texts: Iterable[str]) -> str:

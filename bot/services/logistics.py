@@ -38,6 +38,24 @@ def latest_events_text(order: Order) -> str:
     return "\n".join(lines)
 
 
+def status_response(order: Order) -> str:
+    """The reply (replies.yml) that tells where this order's parcel is."""
+    if order.status == "cancelled":
+        return "logistics_cancelled"
+    return "logistics_status" if order.events else "logistics_pending"
+
+
+def problem_summary(problem: str, order: Order) -> str:
+    """The summary of the ticket a parcel problem (:data:`STALE`, :data:`NOT_RECEIVED`) opens."""
+    summary = f"{'物流长时间未更新' if problem == STALE else '显示签收但未收到'}：{order.item}，{order.carrier or ''} {order.tracking_number or ''}"
+    return summary.strip()
+
+
+def problem_response(problem: str) -> str:
+    """The reply (replies.yml) that gives the ticket of a parcel problem."""
+    return "logistics_stale_ticket" if problem == STALE else "logistics_not_received_ticket"
+
+
 def stale_after_hours() -> int:
     return int(knowledge.load("cases")["logistics"]["stale_after_hours"])
 

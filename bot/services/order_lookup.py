@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from bot.entities import number_entities
+from bot.services import backends
 from bot.stores.orders import Order, OrderStore
 from bot.text import normalize
 
@@ -42,3 +43,13 @@ def find_order(store: OrderStore, text: str) -> Lookup:
         if order is not None:
             return Lookup(order, reference)
     return Lookup(None, candidates[0] if candidates else None)
+
+
+def lookup_order(text: str) -> Lookup:
+    """:func:`find_order` in the order system the bot is configured with (``ORDER_STORE``)."""
+    return find_order(backends.orders(), text)
+
+
+def order_by_id(order_id: str) -> Optional[Order]:
+    """The order ``order_id`` in the configured order system, or None."""
+    return backends.orders().get(order_id)

@@ -17,3 +17,8 @@ def is_dispute(order: Order) -> bool:
 def refund_response(order: Order) -> str:
     """The reply (replies.yml) that explains this order's refund state."""
     return f"refund_state_{order.refund_state}"
+
+
+def dispute_summary(order: Order) -> str:
+    """The summary of the dispute ticket a contested refund opens."""
+    return f"退款纠纷：{order.item}（{refund_state_label(order.refund_state)}）"
