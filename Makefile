@@ -79,7 +79,7 @@ story-test: train
 		--out results/stories --fail-on-prediction-errors
 
 # Both held-out sets on the trained model, one gate per set, a little under
-# what the model reaches (README, "NLU"; training is not bit-repeatable).
+# what the model reaches (docs/benchmarks.md, "NLU"; training is not bit-repeatable).
 # Quoted: `>=` would be a shell redirection. Output: reports/nlu/<set>/, summary.json.
 eval: train
 	$(BIN)/python -m bot.evaluation.nlu --out reports/nlu \

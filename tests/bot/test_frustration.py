@@ -3,7 +3,7 @@
 tests/frustration_set.yml was written apart from the cue lexicon
 (bot/knowledge/frustration.yml). The lexicon was revised once after its
 first measurement, by kinds of miss (sarcasm, repeated demands, complaints
-about the bot itself), so the figures below are not blind; README says so.
+about the bot itself), so the figures below are not blind; docs/benchmarks.md says so.
 """
 from __future__ import annotations
 
