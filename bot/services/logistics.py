@@ -1,8 +1,10 @@
 """What a parcel's tracking says, and when it needs a person."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, List, Optional
+from typing import Optional
 
 from bot import clock, knowledge
 from bot.stores.orders import Order
@@ -31,9 +33,8 @@ def parcel_problem(order: Order, user_texts: Iterable[str], now: datetime) -> Op
 def latest_events_text(order: Order) -> str:
     """The newest tracking events, one per line, Shanghai time."""
     shown = knowledge.load("cases")["logistics"]["events_shown"]
-    lines: List[str] = [
-        f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}"
-        for event in order.events[:shown]
+    lines: list[str] = [
+        f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}" for event in order.events[:shown]
     ]
     return "\n".join(lines)
 
