@@ -43,7 +43,7 @@ class ActionRefundStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         lookup = lookup_order(tracker.get_slot("refund_order") or "")
-        if not lookup.found:  # the form gave up and already said what to do
+        if lookup.order is None:  # the form gave up and already said what to do
             return closing_events("refund")
         answer = cases.refund_status(tracker.sender_id, lookup.order)
         say(dispatcher, answer)
@@ -57,7 +57,7 @@ class ActionLogisticsStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         lookup = lookup_order(tracker.get_slot("parcel_ref") or "")
-        if not lookup.found:
+        if lookup.order is None:
             return closing_events("logistics")
         answer = cases.logistics_status(tracker.sender_id, lookup.order, tracker.events)
         say(dispatcher, answer)

@@ -92,7 +92,7 @@ def _order_slot(
     slot: str, not_found_reply: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> dict[str, Any]:
     lookup = lookup_order(str(value or ""))
-    if lookup.found:
+    if lookup.order is not None:
         return {slot: lookup.order.order_id, "case_failures": 0}
     if lookup.reference:
         return _failed(dispatcher, tracker, slot, not_found_reply, order_reference=lookup.reference)
@@ -144,7 +144,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {"complaint_order": NO_ORDER}
         if found:
             lookup = lookup_order(text)
-            return {"complaint_order": lookup.order.order_id if lookup.found else found[0]}
+            return {"complaint_order": lookup.order.order_id if lookup.order is not None else found[0]}
         failures = int(tracker.get_slot("case_failures") or 0) + 1
         if failures >= MAX_FAILURES:
             return {"complaint_order": NO_ORDER, "case_failures": 0}

@@ -51,7 +51,11 @@ def frozen_at(moment: datetime) -> Iterator[None]:
     """Pin the clock to ``moment`` inside the block."""
     global _clock
     previous = _clock
-    _clock = lambda: moment  # noqa: E731
+
+    def pinned() -> datetime:
+        return moment
+
+    _clock = pinned
     try:
         yield
     finally:

@@ -201,6 +201,7 @@ class BotServers:
     def _endpoints_file(self) -> Path:
         """The endpoints file, pointed at this action server's port (and tracker database)."""
         if self.profile == "production":
+            assert self._endpoints is not None  # __init__ defaults it to PRODUCTION_ENDPOINTS
             return self._endpoints  # its action endpoint comes from ACTION_ENDPOINT_URL
         endpoints = yaml.safe_load((self._endpoints or EMBEDDED_ENDPOINTS).read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {

@@ -19,7 +19,7 @@ as the rating.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
@@ -166,10 +166,7 @@ def _slots_at(
     for name, slot in tracker.slots.items():
         initial = _initial_value(domain, name)
         changed = resets_in_window or name in changed_in_window
-        if changed and slot.influence_conversation:
-            value = _last_value_before(before, name, initial)
-        else:
-            value = slot.value
+        value = _last_value_before(before, name, initial) if changed and slot.influence_conversation else slot.value
         if value != initial:
             prefix.append(SlotSet(name, value))
     return prefix
@@ -191,7 +188,15 @@ def _last_value_before(events: list[Event], slot_name: str, initial: Any) -> Any
     return initial
 
 
-class _RecentTurnsMixin:
+if TYPE_CHECKING:  # for mypy: the mixin only ever comes before a Policy
+
+    class _PolicyBase(Policy): ...
+
+else:
+    _PolicyBase = object
+
+
+class _RecentTurnsMixin(_PolicyBase):
     """Predicts from the recent window of the conversation."""
 
     def predict_action_probabilities(

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Optional, TypeVar
+from typing import Any, Optional, TypeVar, overload
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,19 @@ def profile_environment(profile: str, environ: Optional[Mapping[str, str]] = Non
 Number = TypeVar("Number", int, float)
 
 
-def env_number(name: str, default: Number, kind: Callable[[str], Number] = float, positive: bool = True) -> Number:
-    """``name`` from the environment as a number; ``default`` when unset, unreadable or (if ``positive``) not above 0."""
+@overload
+def env_number(name: str, default: Number, kind: Callable[[str], Number], positive: bool = True) -> Number: ...
+
+
+@overload
+def env_number(name: str, default: float, *, positive: bool = True) -> float: ...
+
+
+def env_number(name: str, default: Any, kind: Callable[[str], Any] = float, positive: bool = True) -> Any:
+    """``name`` from the environment as a number.
+
+    ``default`` when unset, unreadable or (if ``positive``) not above 0.
+    """
     raw = os.environ.get(name)
     if not raw:
         return default

@@ -40,10 +40,10 @@ def parse_rest_message(body: bytes) -> RestMessage:
     """The sender, text and metadata of a REST request body, or BadRequest."""
     try:
         payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not valid UTF-8")
-    except ValueError:
-        raise BadRequest("the body is not valid JSON")
+    except UnicodeDecodeError as error:
+        raise BadRequest("the body is not valid UTF-8") from error
+    except ValueError as error:
+        raise BadRequest("the body is not valid JSON") from error
     if not isinstance(payload, dict):
         raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
     return RestMessage(

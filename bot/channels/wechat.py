@@ -36,7 +36,7 @@ import xml.parsers.expat
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -108,7 +108,7 @@ def parse_wechat_xml(body: bytes) -> dict[str, str]:
     depth = 0
     chunks: list[str] = []
 
-    def refuse_dtd(*_: Any) -> None:
+    def refuse_dtd(*_: Any) -> NoReturn:
         raise MalformedMessage("DOCTYPE/ENTITY declarations are not accepted")
 
     def start(name: str, _attributes: dict[str, str]) -> None:
@@ -191,13 +191,13 @@ def read_incoming(fields: dict[str, str]) -> Incoming:
     msg_type = msg_type.strip().lower()
     msg_id = fields.get("MsgId") or None
     metadata = {"wechat": {"msg_id": msg_id, "official_account": account, "msg_type": msg_type}}
-    common = dict(openid=openid, account=account, msg_id=msg_id, metadata=metadata)
+    common: dict[str, Any] = dict(openid=openid, account=account, msg_id=msg_id, metadata=metadata)
 
     if msg_type == "event":
         event = fields.get("Event", "").strip().lower()
         metadata["wechat"]["event"] = event
         # Events have no MsgId: WeChat advises FromUserName + CreateTime.
-        key = ("event", account, openid, fields.get("CreateTime", ""), event)
+        key: tuple[str, ...] = ("event", account, openid, fields.get("CreateTime", ""), event)
         if event == "subscribe":
             return Incoming(kind=ASK_BOT, dedupe_key=key, text=GREETING_PAYLOAD, is_subscription=True, **common)
         return Incoming(kind=IGNORE, dedupe_key=key, **common)

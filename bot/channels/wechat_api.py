@@ -100,9 +100,11 @@ class WeChatAPI:
 
     async def _fetch_token(self) -> tuple[str, float]:
         params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._app_secret}
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-            async with session.get(f"{self.api_base}/cgi-bin/token", params=params) as response:
-                result = await _json_of(response)
+        async with (
+            aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session,
+            session.get(f"{self.api_base}/cgi-bin/token", params=params) as response,
+        ):
+            result = await _json_of(response)
         _raise_for_errcode(result)
         if not result.get("access_token"):
             raise WeChatAPIError(-1, "token response without access_token")

@@ -177,7 +177,7 @@ def train_tfidf_lr(examples: Examples, workdir: Path) -> Predict:
         predictions = []
         for text, gold in batch:  # one message at a time, as a bot receives them
             probabilities = model.predict_proba([text])[0]
-            ranked = sorted(zip(model.classes_, probabilities), key=lambda pair: -pair[1])[:TOP_RANKING]
+            ranked = sorted(zip(model.classes_, probabilities, strict=True), key=lambda pair: -pair[1])[:TOP_RANKING]
             predictions.append(Prediction(text, gold, tuple((str(name), float(p)) for name, p in ranked)))
         return predictions
 
@@ -206,7 +206,7 @@ def per_intent_f1(predictions: Sequence[Prediction], threshold: float, ambiguity
     scored = [scored_label(p.decide(threshold, ambiguity)) for p in predictions]
     labels = sorted(set(gold))
     scores = f1_score(gold, scored, labels=labels, average=None, zero_division=0)
-    return {label: round(float(score), 4) for label, score in zip(labels, scores)}
+    return {label: round(float(score), 4) for label, score in zip(labels, scores, strict=True)}
 
 
 def top_confusions(
@@ -316,10 +316,11 @@ def _pm(figure: dict[str, float], digits: int = 3) -> str:
 def main_table(results: dict) -> str:
     lines = [
         "| system | CV accuracy | CV macro-F1 | held-out accuracy | held-out macro-F1 | held-out OOS caught"
-        " | held-out in-scope escalated | classifier alone (CV / held-out) | train s (CV fold / all data) | ms per message |",
+        " | held-out in-scope escalated | classifier alone (CV / held-out) | train s (CV fold / all data)"
+        " | ms per message |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, result in results.items():
+    for result in results.values():
         cv, ho = result["cv"]["summary"], result["held_out"]
         lines.append(
             f"| {result['title']} | {_pm(cv['intent_accuracy'])} | {_pm(cv['macro_f1'])}"
@@ -490,7 +491,7 @@ def rerender(out: Path) -> dict:
     return report
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yml"))
     parser.add_argument("--data", type=Path, default=Path("data"), help="an NLU file, or a folder of them")

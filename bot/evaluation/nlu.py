@@ -115,13 +115,13 @@ def summarise(predictions: Sequence[Prediction], threshold: float, ambiguity: fl
     decided = [p.decide(threshold, ambiguity) for p in predictions]
     gold = [p.gold for p in predictions]
     scored = [scored_label(label) for label in decided]
-    in_scope = [(p.gold, d) for p, d in zip(predictions, decided) if p.gold != OUT_OF_SCOPE]
-    out_scope = [d for p, d in zip(predictions, decided) if p.gold == OUT_OF_SCOPE]
+    in_scope = [(p.gold, d) for p, d in zip(predictions, decided, strict=True) if p.gold != OUT_OF_SCOPE]
+    out_scope = [d for p, d in zip(predictions, decided, strict=True) if p.gold == OUT_OF_SCOPE]
     return {
         "threshold": threshold,
         "ambiguity_threshold": ambiguity,
         "examples": len(predictions),
-        "intent_accuracy": _ratio(sum(g == s for g, s in zip(gold, scored)), len(gold)),
+        "intent_accuracy": _ratio(sum(g == s for g, s in zip(gold, scored, strict=True)), len(gold)),
         # The same, on the messages the bot should answer (gold not out_of_scope).
         "in_scope_accuracy": _ratio(sum(g == scored_label(d) for g, d in in_scope), len(in_scope)),
         "macro_f1": round(float(f1_score(gold, scored, average="macro", zero_division=0)), 4) if gold else 0.0,
@@ -159,7 +159,7 @@ def write_confusion_matrix(
     labels = sorted(set(gold) | set(decided))
     matrix = confusion_matrix(gold, decided, labels=labels)
     rows = ["gold\\predicted," + ",".join(labels)]
-    rows += [f"{label}," + ",".join(str(v) for v in row) for label, row in zip(labels, matrix)]
+    rows += [f"{label}," + ",".join(str(v) for v in row) for label, row in zip(labels, matrix, strict=True)]
     (out_dir / "confusion_matrix.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
     figure, axes = plt.subplots(figsize=(11, 9))
@@ -520,7 +520,7 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_arguments(argv)
     threshold, ambiguity = configured_thresholds(args.config)
-    sets = {name: (path, load_examples(path)) for name, path in args.sets.items()}
+    sets: dict[str, tuple[Path, Examples]] = {name: (path, load_examples(path)) for name, path in args.sets.items()}
 
     from rasa.core.agent import Agent
 

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from bot import knowledge
 from bot.evaluation.common import standalone_arguments
@@ -298,7 +299,7 @@ def newly_wrong(
             "gold": after.gold,
             "predicted": after.decide(threshold, ambiguity),
         }
-        for before, after in zip(clean, rewritten)
+        for before, after in zip(clean, rewritten, strict=True)
         if right(before) and not right(after)
     ]
 
@@ -316,7 +317,7 @@ def robustness_report(
     rows = []
     for transformation in transformations:
         rewritten = transform_examples(examples, transformation)
-        changed = [i for i, (old, new) in enumerate(zip(examples, rewritten)) if old[0] != new[0]]
+        changed = [i for i, (old, new) in enumerate(zip(examples, rewritten, strict=True)) if old[0] != new[0]]
         predictions = predict(rewritten)
         transformed_accuracy = accuracy(predictions, threshold, ambiguity)
         rows.append(
@@ -359,7 +360,7 @@ def model_predictor(model_path: Path) -> Predict:
     return lambda examples: asyncio.run(predict_with_agent(agent, examples))
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     threshold, ambiguity = configured_thresholds(args.config)
     report = robustness_report(model_predictor(args.model), load_examples(args.data), threshold, ambiguity)

@@ -80,7 +80,7 @@ def _thresholds_by_point(
 ) -> dict[tuple, list[float]]:
     """Thresholds that land on the same point of the trade-off share one label."""
     grouped: dict[tuple, list[float]] = {}
-    for threshold, x, y in zip(thresholds, xs, ys):
+    for threshold, x, y in zip(thresholds, xs, ys, strict=True):
         grouped.setdefault((round(x, 6), round(y, 6)), []).append(threshold)
     return grouped
 
@@ -173,7 +173,8 @@ def draw_curve(
 
 def markdown_table(curve: Sequence[dict], chosen: Optional[float]) -> str:
     lines = [
-        "| threshold | accuracy | macro-F1 | in-scope wrongly escalated | out-of-scope slipping through | within goals |",
+        "| threshold | accuracy | macro-F1 | in-scope wrongly escalated | out-of-scope slipping through"
+        " | within goals |",
         "|---|---|---|---|---|---|",
     ]
     for row in curve:
@@ -191,7 +192,7 @@ def markdown_table(curve: Sequence[dict], chosen: Optional[float]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     from bot.evaluation.nlu import predict
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from typing import List, Text, Tuple
 
 from bot.rasa_compat.patch import INSTALLED, Installed, Patch
 

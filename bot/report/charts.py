@@ -16,15 +16,15 @@ from typing import Optional
 
 import matplotlib
 
+from bot import knowledge
+from bot.report import labels
+from bot.report.figures import STATUS_ORDER, Figures
+
 matplotlib.use("Agg")  # before pyplot: no display on servers and in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-
-from bot import knowledge  # noqa: E402
-from bot.report import labels  # noqa: E402
-from bot.report.figures import STATUS_ORDER, Figures  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  pyplot must come after matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402  imported with pyplot, after the backend is chosen
+from matplotlib import font_manager  # noqa: E402  imported with pyplot, after the backend is chosen
 
 CJK_FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
@@ -128,7 +128,7 @@ def containment(figures: Figures) -> Optional[str]:
     rates = [contained / total for _, contained, total in rows][::-1]
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
     bars = axes.barh(names, rates, color=[BLUE] * (len(rows) - 1) + ["#1f4e8c"])
-    for bar, (_, contained, total) in zip(bars, rows[::-1]):
+    for bar, (_, contained, total) in zip(bars, rows[::-1], strict=True):
         axes.text(
             bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{contained}/{total}", va="center", fontsize=8
         )
@@ -216,7 +216,7 @@ def tickets(figures: Figures) -> Optional[str]:
             color=STATUS_COLOURS.get(status, GREY),
             label=labels.ticket_status_label(status),
         )
-        bottoms = [bottom + count for bottom, count in zip(bottoms, counts)]
+        bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
     axes.set_title("工单（按类型和状态）Tickets by type and state")
     axes.legend(fontsize=8)
     _integer_axis(axes)

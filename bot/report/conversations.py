@@ -181,9 +181,9 @@ def attach_tickets(sessions: list[Conversation], tickets: Iterable[TicketRecord]
         by_sender[session.sender_id].append(index)
     found: dict[int, list[TicketRecord]] = defaultdict(list)
     for ticket in tickets:
-        index = _session_open_at(sessions, by_sender.get(ticket.sender_id, []), ticket.created_at)
-        if index is not None:
-            found[index].append(ticket)
+        open_at = _session_open_at(sessions, by_sender.get(ticket.sender_id, []), ticket.created_at)
+        if open_at is not None:
+            found[open_at].append(ticket)
     return [_with_tickets(session, found.get(index, [])) for index, session in enumerate(sessions)]
 
 

@@ -186,7 +186,8 @@ def compute_figures(
     in_period = [conversation for conversation in conversations if period.contains(conversation.started_at)]
     messages = [message for c in conversations for message in c.messages if period.contains(message.at)]
     answered = [message for message in messages if not message.relayed]
-    escalated = [c.seconds_before_escalation() for c in in_period if c.escalations]
+    # seconds_before_escalation() is None exactly for the conversations without escalations.
+    escalated = [seconds for c in in_period if (seconds := c.seconds_before_escalation()) is not None]
     return Figures(
         period=period,
         conversations=len(in_period),

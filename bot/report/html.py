@@ -8,11 +8,11 @@ from a store is escaped: intent names and ticket kinds are data, not markup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import AbstractSet, Optional
+from typing import Any, Optional
 
 from bot import knowledge
 from bot.report import labels
@@ -192,7 +192,7 @@ def _escalation_table(figures: Figures) -> str:
 
 def _frustration_table(figures: Figures) -> str:
     frustration = figures.frustration
-    rows = [
+    rows: list[list[Any]] = [
         ["不满的对话", "frustrated conversations", frustration.conversations],
         ["占全部对话", "share of conversations", _percent(figures.frustrated_share)],
         ["转到人工", "reached a person", frustration.reached],
@@ -243,7 +243,7 @@ def _nlu_links(context: PageContext) -> str:
     return f"<p>离线评估 NLU evaluation（<code>make eval</code>）：{links}</p>"
 
 
-def _table(header: Sequence[str], rows: list[Sequence], raw_columns: AbstractSet[int] = frozenset()) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], raw_columns: Set[int] = frozenset()) -> str:
     """A table of escaped cells; ``raw_columns`` hold markup we built ourselves."""
     head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
     body = "".join(
@@ -319,7 +319,8 @@ def _footnotes(context: PageContext) -> str:
         ),
         (
             "def-period",
-            "统计期间：--from/--to 为上海日期（含首尾）。对话类数字按对话开始时间，消息、防骗核实、工单、评价按各自时间。"
+            "统计期间：--from/--to 为上海日期（含首尾）。"
+            "对话类数字按对话开始时间，消息、防骗核实、工单、评价按各自时间。"
             "Period: Shanghai dates, inclusive; conversation figures by start, the rest by their own time.",
         ),
     ]

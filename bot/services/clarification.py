@@ -20,7 +20,7 @@ def likeliest_topics(intent_ranking: Iterable[dict[str, Any]]) -> list[str]:
     """Up to three offerable intents, best first, padded with common topics."""
     labels = knowledge.load("topics")["topics"]
     ranked = [item.get("name") for item in intent_ranking or [] if isinstance(item, dict)]
-    chosen = [name for name in ranked if name in labels][:MAX_TOPICS]
+    chosen = [name for name in ranked if isinstance(name, str) and name in labels][:MAX_TOPICS]
     for name in labels:
         if len(chosen) == MAX_TOPICS:
             break

@@ -72,4 +72,4 @@ def _intent_of(event: Event) -> Optional[str]:
 
 
 def _is_payload(text: Optional[str]) -> bool:
-    return bool(text) and text.startswith("/")
+    return bool(text and text.startswith("/"))

@@ -78,7 +78,8 @@ def _level(signals: list[str]) -> str:
 
 def _split_numbers(numbers: Iterable[str]) -> tuple[list[str], list[str]]:
     official_digits = {_digits(number) for number in knowledge.load("facts")["hotlines"].values()}
-    official, other = [], []
+    official: list[str] = []
+    other: list[str] = []
     for number in _unique(numbers):
         (official if _digits(number) in official_digits else other).append(number)
     return official, other

@@ -48,7 +48,8 @@ def status_response(order: Order) -> str:
 
 def problem_summary(problem: str, order: Order) -> str:
     """The summary of the ticket a parcel problem (:data:`STALE`, :data:`NOT_RECEIVED`) opens."""
-    summary = f"{'物流长时间未更新' if problem == STALE else '显示签收但未收到'}：{order.item}，{order.carrier or ''} {order.tracking_number or ''}"
+    what = "物流长时间未更新" if problem == STALE else "显示签收但未收到"
+    summary = f"{what}：{order.item}，{order.carrier or ''} {order.tracking_number or ''}"
     return summary.strip()
 
 

@@ -56,6 +56,8 @@ def _make_sqlite_folder(settings: dict[str, Any]) -> None:
 class CachingSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with a validated in-process cache of trackers."""
 
+    engine: Any  # the SQLAlchemy engine SQLTrackerStore.__init__ creates (replaced for SQLite)
+
     def __init__(
         self,
         domain: Optional[Domain] = None,
@@ -152,7 +154,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         """Store the events as Rasa's save does; the id of the last one (None if there are none)."""
         if not events:
             return None
-        rows = [_row(sender_id, event, data) for event, data in zip(events, serialised)]
+        rows = [_row(sender_id, event, data) for event, data in zip(events, serialised, strict=True)]
         with self.engine.begin() as connection:  # Core, not the ORM: a third of the CPU
             return self._insert_rows(connection, rows)
 
