@@ -14,11 +14,12 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
+.PHONY: help install train run cluster test lint validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
-	@echo "make test   set up and run every test (validate, pytest, rasa test, NLU eval)"
+	@echo "make test   set up and run every test (lint, validate, pytest, rasa test, NLU eval)"
+	@echo "make lint   ruff (lint and format check) and mypy on bot/ and actions/ (pyproject.toml)"
 	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
 	@echo "make report   the containment report from the stores (reports/triage-report.html)"
 	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
@@ -68,6 +69,12 @@ run: train
 cluster: train
 	$(BIN)/python -m bot.launcher --profile production --instances 2
 
+# Settings in pyproject.toml; `$(BIN)/ruff format bot actions` fixes the formatting.
+lint: install
+	$(BIN)/ruff check bot actions
+	$(BIN)/ruff format --check bot actions
+	$(BIN)/mypy bot actions
+
 validate: install
 	$(RASA) data validate --fail-on-warnings
 
@@ -87,7 +94,7 @@ eval: train
 		--gate 'heldout:accuracy>=0.95,oos_caught>=0.95,wrongly_escalated<=0.03' \
 		--gate 'realistic:in_scope_accuracy>=0.94,oos_caught>=0.92,wrongly_escalated<=0.035'
 
-test: validate pytest story-test eval
+test: lint validate pytest story-test eval
 
 # Not part of `make test`: trains 18 NLU models (3 systems x (5 folds + all
 # data)) and writes reports/nlu-benchmark/ (benchmark.md, benchmark.json,

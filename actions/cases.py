@@ -4,9 +4,10 @@ Thin on purpose: the decisions, the tickets and the words are in bot/services
 (bot.services.cases); actions read the tracker, call a service and send what
 it returns.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -18,10 +19,10 @@ from bot.services.order_lookup import lookup_order
 from bot.services.rating import parse_score
 from bot.services.replies import reply
 
-Events = List[Dict[Text, Any]]
+Events = list[dict[str, Any]]
 
 
-def closing_events(case: Text, ticket_number: Optional[Text] = None) -> Events:
+def closing_events(case: str, ticket_number: Optional[str] = None) -> Events:
     """Clear the case's slots and remember what the rating question is about."""
     events = [SlotSet(name, value) for name, value in required_reset().items()]
     return events + [SlotSet("last_case", case), SlotSet("last_ticket", ticket_number)]
@@ -37,12 +38,12 @@ def say(dispatcher: CollectingDispatcher, answer: cases.Answer) -> None:
 
 
 class ActionRefundStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_refund_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         lookup = lookup_order(tracker.get_slot("refund_order") or "")
-        if not lookup.found:  # the form gave up and already said what to do
+        if lookup.order is None:  # the form gave up and already said what to do
             return closing_events("refund")
         answer = cases.refund_status(tracker.sender_id, lookup.order)
         say(dispatcher, answer)
@@ -51,12 +52,12 @@ class ActionRefundStatus(Action):
 
 
 class ActionLogisticsStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_logistics_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         lookup = lookup_order(tracker.get_slot("parcel_ref") or "")
-        if not lookup.found:
+        if lookup.order is None:
             return closing_events("logistics")
         answer = cases.logistics_status(tracker.sender_id, lookup.order, tracker.events)
         say(dispatcher, answer)
@@ -65,10 +66,10 @@ class ActionLogisticsStatus(Action):
 
 
 class ActionOpenComplaint(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_open_complaint"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         description = tracker.get_slot("complaint_text") or tracker.latest_message.get("text") or ""
         order_id = tracker.get_slot("complaint_order")
         answer = cases.open_complaint(
@@ -80,34 +81,39 @@ class ActionOpenComplaint(Action):
 
 
 class ActionFraudCheck(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_fraud_check"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         say(dispatcher, cases.fraud_check(tracker.events))
         ask_rating(dispatcher)
         return closing_events("fraud_check")
 
 
 class ActionTicketStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ticket_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         dispatcher.utter_message(**tickets.status_reply(tracker.latest_message.get("text") or "", tracker.sender_id))
         return []
 
 
 class ActionStoreRating(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_store_rating"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         score = parse_score(tracker.get_slot("rating")) or parse_score(tracker.latest_message.get("text"))
         if score is None:
             dispatcher.utter_message(**reply("rating_unreadable"))
             return [SlotSet("rating", None)]
-        dispatcher.utter_message(**cases.store_rating(
-            tracker.sender_id, score, ticket_number=tracker.get_slot("last_ticket"), case=tracker.get_slot("last_case"),
-        ))
+        dispatcher.utter_message(
+            **cases.store_rating(
+                tracker.sender_id,
+                score,
+                ticket_number=tracker.get_slot("last_ticket"),
+                case=tracker.get_slot("last_case"),
+            )
+        )
         return [SlotSet("rating", score), SlotSet("last_case", None), SlotSet("last_ticket", None)]

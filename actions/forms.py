@@ -4,10 +4,11 @@ The questions come from bot/knowledge/replies.yml. Two answers a form cannot
 use end it (``case_failures``); the case's answer action then has nothing to
 report and the user has already been pointed to a person.
 """
+
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -27,15 +28,15 @@ class _AskAction(Action, abc.ABC):
 
     @property
     @abc.abstractmethod
-    def reply_name(self) -> Text:
+    def reply_name(self) -> str:
         """The reply in replies.yml; the action is named after it."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return f"action_{self.reply_name}"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(**reply(self.reply_name))
         return []
 
@@ -58,8 +59,8 @@ class ActionAskComplaintOrder(_AskAction):
     reply_name = "ask_complaint_order"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         # Only on the message that showed it, not again after an unreadable order number.
         latest = [{"parse_data": tracker.latest_message}]
         acknowledgement = complaints.priority_acknowledgement(
@@ -76,8 +77,8 @@ class ActionAskFraudStory(_AskAction):
 
 
 def _failed(
-    dispatcher: CollectingDispatcher, tracker: Tracker, slot: Text, reply_name: Text, **values: Any
-) -> Dict[Text, Any]:
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, reply_name: str, **values: Any
+) -> dict[str, Any]:
     """One more unusable answer; the second one ends the form with the way to a person."""
     failures = int(tracker.get_slot("case_failures") or 0) + 1
     if failures >= MAX_FAILURES:
@@ -88,10 +89,10 @@ def _failed(
 
 
 def _order_slot(
-    slot: Text, not_found_reply: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> Dict[Text, Any]:
+    slot: str, not_found_reply: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
     lookup = lookup_order(str(value or ""))
-    if lookup.found:
+    if lookup.order is not None:
         return {slot: lookup.order.order_id, "case_failures": 0}
     if lookup.reference:
         return _failed(dispatcher, tracker, slot, not_found_reply, order_reference=lookup.reference)
@@ -99,32 +100,32 @@ def _order_slot(
 
 
 class ValidateRefundForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_refund_form"
 
     def validate_refund_order(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         return _order_slot("refund_order", "order_not_found", value, dispatcher, tracker)
 
 
 class ValidateLogisticsForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_logistics_form"
 
     def validate_parcel_ref(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         return _order_slot("parcel_ref", "parcel_not_found", value, dispatcher, tracker)
 
 
 class ValidateComplaintForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_complaint_form"
 
     def validate_complaint_text(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         text = str(value or "").strip()
         if not complaints.is_too_vague(text):
             return {"complaint_text": text}
@@ -136,14 +137,14 @@ class ValidateComplaintForm(FormValidationAction):
 
     def validate_complaint_order(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         text = str(value or "").strip()
         found = references(text)
         if text == NO_ORDER or (not found and any(word in text for word in _NO_ORDER_WORDS)):
             return {"complaint_order": NO_ORDER}
         if found:
             lookup = lookup_order(text)
-            return {"complaint_order": lookup.order.order_id if lookup.found else found[0]}
+            return {"complaint_order": lookup.order.order_id if lookup.order is not None else found[0]}
         failures = int(tracker.get_slot("case_failures") or 0) + 1
         if failures >= MAX_FAILURES:
             return {"complaint_order": NO_ORDER, "case_failures": 0}
@@ -152,12 +153,12 @@ class ValidateComplaintForm(FormValidationAction):
 
 
 class ValidateFraudForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_fraud_form"
 
     def validate_fraud_story(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         entities = tracker.latest_message.get("entities") or []
         signals = _entity_values(entities, "fraud_signal")
         numbers = _entity_values(entities, "phone_number")
@@ -167,11 +168,11 @@ class ValidateFraudForm(FormValidationAction):
         return {"fraud_story": None, "fraud_details_asked": True}
 
 
-def _entity_values(entities: List[Dict[Text, Any]], name: Text) -> List[Text]:
+def _entity_values(entities: list[dict[str, Any]], name: str) -> list[str]:
     return [str(entity.get("value")) for entity in entities if entity.get("entity") == name]
 
 
-def required_reset() -> Dict[Text, Optional[Any]]:
+def required_reset() -> dict[str, Optional[Any]]:
     """Slot values that close a case, so the next case starts clean."""
     return {
         "refund_order": None,

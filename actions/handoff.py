@@ -4,9 +4,10 @@ While ``handoff_ticket`` is set, bot.policies.HandoffPolicy sends every
 message to action_relay_to_agent. An agent gives the conversation back by
 clearing the slot through Rasa's HTTP API (see README, "Human handoff").
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
@@ -15,18 +16,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.forms import NO_ORDER, required_reset
 from bot.services import conversation, handoff
 
-Events = List[Dict[Text, Any]]
+Events = list[dict[str, Any]]
 ORDER_SLOTS = ("refund_order", "parcel_ref", "complaint_order")
 
 
 class ActionHandoff(Action):
     """A handoff ticket in hours, a leave-a-message ticket off hours; then the bot pauses."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
-        message, ticket_number = handoff.open_handoff(tracker.sender_id, tracker.events, _order_in_conversation(tracker))
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        message, ticket_number = handoff.open_handoff(
+            tracker.sender_id, tracker.events, _order_in_conversation(tracker)
+        )
         dispatcher.utter_message(**message)
         events = [SlotSet(name, value) for name, value in required_reset().items()]
         if tracker.active_loop.get("name"):
@@ -35,7 +38,7 @@ class ActionHandoff(Action):
         return events + [SlotSet("handoff_ticket", ticket_number)]
 
 
-def _order_in_conversation(tracker: Tracker) -> Optional[Text]:
+def _order_in_conversation(tracker: Tracker) -> Optional[str]:
     for slot in ORDER_SLOTS:
         value = tracker.get_slot(slot)
         if value and value != NO_ORDER:
@@ -47,20 +50,20 @@ def _order_in_conversation(tracker: Tracker) -> Optional[Text]:
 class ActionRelayToAgent(Action):
     """Files the user's message in the handoff ticket; a phone number becomes a callback request."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_relay_to_agent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         text = tracker.latest_message.get("text") or ""
         dispatcher.utter_message(**handoff.relay_to_agent(tracker.sender_id, tracker.get_slot("handoff_ticket"), text))
         return []
 
 
 class ActionResumeBot(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_resume_bot"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         number = tracker.get_slot("handoff_ticket")
         dispatcher.utter_message(**handoff.resume_bot(number, tracker.latest_message.get("text") or ""))
         return [SlotSet("handoff_ticket", None)]

@@ -3,12 +3,14 @@
 Set ``BOT_NOW`` (ISO 8601, e.g. ``2026-11-25T02:30:00+08:00``) to pin the time
 of a whole process (``rasa test``, demos), or use :func:`frozen_at` in pytest.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from datetime import datetime, time
-from typing import Callable, Iterator, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from bot import knowledge
@@ -49,7 +51,11 @@ def frozen_at(moment: datetime) -> Iterator[None]:
     """Pin the clock to ``moment`` inside the block."""
     global _clock
     previous = _clock
-    _clock = lambda: moment  # noqa: E731
+
+    def pinned() -> datetime:
+        return moment
+
+    _clock = pinned
     try:
         yield
     finally:
@@ -73,6 +79,6 @@ def reopens_today(at: Optional[datetime] = None) -> bool:
 
 
 def reopen_day(at: Optional[datetime] = None) -> str:
-    """"今早" or "明早": the wording for when agents are back (facts.yml)."""
+    """ "今早" or "明早": the wording for when agents are back (facts.yml)."""
     words = knowledge.load("facts")["service_hours"]["reopen_day"]
     return words["today"] if reopens_today(at) else words["tomorrow"]

@@ -5,14 +5,16 @@ jieba tokens by spaCy's EntityRuler, and regular expressions for numbers
 (orders, parcels, phones, amounts) aligned to the same document. Used by the
 NLU pipeline component and directly by services (fraud scoring).
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Optional, Union
 
 from bot import knowledge
 from bot.knowledge import DICTIONARY_DIR
@@ -28,7 +30,7 @@ class EntityMatch:
     end: int
     text: str
 
-    def as_rasa_entity(self) -> Dict[str, Any]:
+    def as_rasa_entity(self) -> dict[str, Any]:
         return {
             "entity": self.entity,
             "value": self.value,
@@ -47,25 +49,20 @@ class _RegexRule:
 class RuleEntityMatcher:
     """Finds order ids, tracking numbers, phones, amounts and fraud signals."""
 
-    def __init__(
-        self, patterns: Dict[str, Any], dictionary_dir: Optional[Path] = None
-    ) -> None:
+    def __init__(self, patterns: dict[str, Any], dictionary_dir: Optional[Path] = None) -> None:
         _load_jieba_dictionary(dictionary_dir)
         self._nlp = _blank_chinese_pipeline()
         # LOWER: "Zoom", "zoom" and "ZOOM" are the same signal.
-        ruler = self._nlp.add_pipe(
-            "entity_ruler", config={"overwrite_ents": True, "phrase_matcher_attr": "LOWER"}
-        )
+        ruler = self._nlp.add_pipe("entity_ruler", config={"overwrite_ents": True, "phrase_matcher_attr": "LOWER"})
         ruler.add_patterns(list(_phrase_patterns(patterns.get("phrases", {}))))
         self._regex_rules = _compile_regex_rules(patterns)
 
-    def extract(self, text: str) -> List[EntityMatch]:
+    def extract(self, text: str) -> list[EntityMatch]:
         if not text or not text.strip():
             return []
         doc = self._nlp(text)
         matches = [
-            EntityMatch(ent.label_, ent.ent_id_ or ent.text, ent.start_char, ent.end_char, ent.text)
-            for ent in doc.ents
+            EntityMatch(ent.label_, ent.ent_id_ or ent.text, ent.start_char, ent.end_char, ent.text) for ent in doc.ents
         ]
         matches.extend(self._regex_matches(text))
         return _without_overlaps(matches)
@@ -74,11 +71,8 @@ class RuleEntityMatcher:
         return _regex_matches(self._regex_rules, text)
 
 
-def _compile_regex_rules(patterns: Dict[str, Any]) -> List[_RegexRule]:
-    return [
-        _RegexRule(rule["label"], re.compile(rule["pattern"], re.IGNORECASE))
-        for rule in patterns.get("regex", [])
-    ]
+def _compile_regex_rules(patterns: dict[str, Any]) -> list[_RegexRule]:
+    return [_RegexRule(rule["label"], re.compile(rule["pattern"], re.IGNORECASE)) for rule in patterns.get("regex", [])]
 
 
 def _regex_matches(rules: Iterable[_RegexRule], text: str) -> Iterable[EntityMatch]:
@@ -90,7 +84,7 @@ def _regex_matches(rules: Iterable[_RegexRule], text: str) -> Iterable[EntityMat
             yield EntityMatch(rule.label, _canonical_value(rule.label, raw), start, end, raw)
 
 
-def number_entities(text: str, labels: Iterable[str]) -> List[EntityMatch]:
+def number_entities(text: str, labels: Iterable[str]) -> list[EntityMatch]:
     """The regex entities (orders, parcels, phones, amounts) with ``labels``.
 
     Needs no spaCy pipeline, so the action server reads numbers cheaply.
@@ -100,8 +94,8 @@ def number_entities(text: str, labels: Iterable[str]) -> List[EntityMatch]:
     return _without_overlaps(list(_regex_matches(rules, text or "")))
 
 
-@functools.lru_cache(maxsize=None)
-def _project_regex_rules() -> List[_RegexRule]:
+@functools.cache
+def _project_regex_rules() -> list[_RegexRule]:
     return _compile_regex_rules(load_patterns())
 
 
@@ -113,16 +107,16 @@ def _canonical_value(label: str, raw: str) -> str:
     return raw
 
 
-def _without_overlaps(matches: List[EntityMatch]) -> List[EntityMatch]:
+def _without_overlaps(matches: list[EntityMatch]) -> list[EntityMatch]:
     """Keep the longest match where matches overlap, then order by position."""
-    kept: List[EntityMatch] = []
+    kept: list[EntityMatch] = []
     for match in sorted(matches, key=lambda m: (-(m.end - m.start), m.start)):
         if all(match.end <= other.start or match.start >= other.end for other in kept):
             kept.append(match)
     return sorted(kept, key=lambda m: m.start)
 
 
-def _phrase_patterns(phrases: Dict[str, Dict[str, List[str]]]) -> Iterable[Dict[str, str]]:
+def _phrase_patterns(phrases: dict[str, dict[str, list[str]]]) -> Iterable[dict[str, str]]:
     for label, values in phrases.items():
         for canonical, variants in values.items():
             for variant in {canonical, *variants}:
@@ -145,12 +139,12 @@ def _load_jieba_dictionary(dictionary_dir: Optional[Path]) -> None:
         jieba.load_userdict(str(path))
 
 
-def load_patterns(path: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+def load_patterns(path: Optional[Union[str, Path]] = None) -> dict[str, Any]:
     """The project's rules (entity_patterns.yml), or those of the file ``path``."""
     return knowledge.load("entity_patterns") if path is None else knowledge.read(path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_matcher() -> RuleEntityMatcher:
     """The matcher built from the project's pattern and dictionary files."""
     return RuleEntityMatcher(load_patterns(), DICTIONARY_DIR)

@@ -5,12 +5,14 @@ component marks frustrated messages with a ``frustration`` entity whose value
 is the kind of cue (insult, threat, impatience, exasperation); the dialogue
 policy and the report read that entity.
 """
+
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Optional
 
 from bot import knowledge
 
@@ -26,7 +28,7 @@ class Cue:
     end: int
     text: str
 
-    def as_rasa_entity(self) -> Dict[str, Any]:
+    def as_rasa_entity(self) -> dict[str, Any]:
         return {
             "entity": ENTITY,
             "value": self.kind,
@@ -39,7 +41,7 @@ class Cue:
 class FrustrationLexicon:
     def __init__(
         self,
-        cues: Dict[str, Iterable[str]],
+        cues: dict[str, Iterable[str]],
         subject_words: Iterable[str],
         weak_kinds: Iterable[str] = (),
         polite_markers: Iterable[str] = (),
@@ -47,7 +49,7 @@ class FrustrationLexicon:
         self._weak_kinds = frozenset(weak_kinds)
         self._polite_markers = tuple(polite_markers)
         # Compiled one by one: a cue may refer back to its own group ("差评差评差评").
-        self._cues: List[Tuple[str, re.Pattern]] = [
+        self._cues: list[tuple[str, re.Pattern]] = [
             (kind, re.compile(pattern, re.IGNORECASE)) for kind, patterns in cues.items() for pattern in patterns
         ]
         self._subject_words = tuple(subject_words)
@@ -69,7 +71,7 @@ class FrustrationLexicon:
         return any(word in (text or "") for word in self._subject_words)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def frustration_lexicon() -> FrustrationLexicon:
     data = knowledge.load("frustration")
     return FrustrationLexicon(
@@ -77,13 +79,13 @@ def frustration_lexicon() -> FrustrationLexicon:
     )
 
 
-def is_frustrated(parse_data: Optional[Dict[str, Any]]) -> bool:
+def is_frustrated(parse_data: Optional[dict[str, Any]]) -> bool:
     """Whether a parsed user message carries the frustration entity."""
     entities = (parse_data or {}).get("entities") or []
     return any(entity.get("entity") == ENTITY for entity in entities)
 
 
-def has_subject(parse_data: Optional[Dict[str, Any]]) -> bool:
+def has_subject(parse_data: Optional[dict[str, Any]]) -> bool:
     """Whether a parsed message names an order, a parcel or a case word."""
     entities = (parse_data or {}).get("entities") or []
     if any(entity.get("entity") in SUBJECT_ENTITIES for entity in entities):
@@ -98,7 +100,7 @@ PERSON, CASE = "person", "case"
 ESCALATE_AT = 2
 
 
-def route(intent: Optional[str], parse_data: Optional[Dict[str, Any]], frustrated_messages: int, in_form: bool) -> str:
+def route(intent: Optional[str], parse_data: Optional[dict[str, Any]], frustrated_messages: int, in_form: bool) -> str:
     """Where a frustrated message goes: straight to a person, or on with its case.
 
     A case needs a subject: a case intent (a complaint must also name what

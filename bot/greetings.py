@@ -6,26 +6,28 @@ not greeting; the NLU then classifies that part alone, so the request wins
 and a greeting is only a message that is nothing but a greeting. The words
 are data: bot/knowledge/greetings.yml.
 """
+
 from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional, Tuple
+from typing import Optional
 
 from bot import knowledge
 
 
 @dataclass(frozen=True)
 class GreetingLexicon:
-    phrases: Tuple[str, ...]  # longest first, lower case
-    cut_words: Tuple[str, ...]  # greetings and courtesies (「谢谢」), longest first
+    phrases: tuple[str, ...]  # longest first, lower case
+    cut_words: tuple[str, ...]  # greetings and courtesies (「谢谢」), longest first
     single_characters: frozenset
     particles: frozenset
-    openers: Tuple[str, ...]  # longest first
+    openers: tuple[str, ...]  # longest first
 
     @classmethod
-    def from_mapping(cls, data: dict) -> "GreetingLexicon":
+    def from_mapping(cls, data: dict) -> GreetingLexicon:
         return cls(
             phrases=_longest_first(phrase.lower() for phrase in data["phrases"]),
             cut_words=_longest_first(word.lower() for word in [*data["phrases"], *data.get("courtesies", [])]),
@@ -34,7 +36,7 @@ class GreetingLexicon:
             openers=_longest_first(data.get("openers", [])),
         )
 
-    def request_span(self, text: str) -> Optional[Tuple[int, int]]:
+    def request_span(self, text: str) -> Optional[tuple[int, int]]:
         """(start, end) of what ``text`` asks besides its greetings.
 
         None when there is nothing to cut: no greeting at either end, or
@@ -53,13 +55,17 @@ class GreetingLexicon:
         start = self._after_leading_greetings(lowered, self.phrases)
         end = self._before_trailing_greetings(lowered, start, self.phrases)
         first = self._skip_separators(lowered, 0)
-        greeted = start > 0 or end < len(lowered) or (first < len(lowered) and self._greeting_at(lowered, first, self.phrases) > 0)
+        greeted = (
+            start > 0
+            or end < len(lowered)
+            or (first < len(lowered) and self._greeting_at(lowered, first, self.phrases) > 0)
+        )
         return greeted and self._only_openers(lowered[start:end])
 
     def _is_separator(self, char: str) -> bool:
         return char.isspace() or char in self.particles or unicodedata.category(char)[0] in "PS"
 
-    def _after_leading_greetings(self, text: str, words: Tuple[str, ...]) -> int:
+    def _after_leading_greetings(self, text: str, words: tuple[str, ...]) -> int:
         position, cut = 0, 0
         while position < len(text):
             length = self._greeting_at(text, position, words)
@@ -71,7 +77,7 @@ class GreetingLexicon:
                 break
         return self._skip_separators(text, cut) if cut else 0
 
-    def _before_trailing_greetings(self, text: str, floor: int, words: Tuple[str, ...]) -> int:
+    def _before_trailing_greetings(self, text: str, floor: int, words: tuple[str, ...]) -> int:
         position, cut = len(text), len(text)
         while position > floor:
             length = self._greeting_ending_at(text, position, floor, words)
@@ -92,16 +98,16 @@ class GreetingLexicon:
             position += 1
         return position
 
-    def _greeting_at(self, text: str, position: int, words: Tuple[str, ...]) -> int:
+    def _greeting_at(self, text: str, position: int, words: tuple[str, ...]) -> int:
         for phrase in words:
             if text.startswith(phrase, position) and not _glued_latin(text, position, position + len(phrase)):
                 return len(phrase)
-        char = text[position:position + 1]
+        char = text[position : position + 1]
         if char in self.single_characters and self._stands_alone(text, position):
             return 1
         return 0
 
-    def _greeting_ending_at(self, text: str, end: int, floor: int, words: Tuple[str, ...]) -> int:
+    def _greeting_ending_at(self, text: str, end: int, floor: int, words: tuple[str, ...]) -> int:
         for phrase in words:
             start = end - len(phrase)
             if start >= floor and text.startswith(phrase, start) and not _glued_latin(text, start, end):
@@ -125,12 +131,12 @@ class GreetingLexicon:
         return True
 
 
-def _longest_first(items: Iterable[str]) -> Tuple[str, ...]:
+def _longest_first(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(items), key=len, reverse=True))
 
 
 def _glued_latin(text: str, start: int, end: int) -> bool:
-    """"hi" in "hipp" is no greeting: a Latin phrase needs a boundary."""
+    """ "hi" in "hipp" is no greeting: a Latin phrase needs a boundary."""
     if not text[start:end].isascii():
         return False
     before = text[start - 1] if start > 0 else ""
@@ -138,6 +144,6 @@ def _glued_latin(text: str, start: int, end: int) -> bool:
     return (before.isascii() and before.isalnum()) or (after.isascii() and after.isalnum())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def greeting_lexicon() -> GreetingLexicon:
     return GreetingLexicon.from_mapping(knowledge.load("greetings"))

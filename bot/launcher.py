@@ -4,6 +4,7 @@
 until Ctrl-C. Tests and benchmarks use :class:`BotServers` to run a private
 pair on other ports with their own tracker database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Optional
 
 import yaml
 
@@ -51,12 +52,12 @@ class BotServers:
         endpoints: Optional[Path] = None,
         tracker_db: Optional[Path] = None,
         auth_token: Optional[str] = None,
-        extra_env: Optional[Dict[str, str]] = None,
+        extra_env: Optional[dict[str, str]] = None,
         log_dir: Optional[Path] = None,
         host: str = "127.0.0.1",
         web_port: Optional[int] = None,
         profile: str = "embedded",
-        rasa_ports: Optional[List[int]] = None,
+        rasa_ports: Optional[list[int]] = None,
     ) -> None:
         self.model = model
         self.rasa_ports = list(rasa_ports or [rasa_port])
@@ -69,15 +70,19 @@ class BotServers:
         self._endpoints = endpoints or (PRODUCTION_ENDPOINTS if profile == "production" else None)
         self._tracker_db = tracker_db
         self._env = {
-            **CHANNEL_ENV_DEFAULTS, **profile_env_defaults(profile), **os.environ,
-            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {}),
+            **CHANNEL_ENV_DEFAULTS,
+            **profile_env_defaults(profile),
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **(extra_env or {}),
         }
         if profile == "production":
             self._env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
             self._env.setdefault("DATABASE_URL", _postgres_url(self._env))
         self._log_dir = log_dir
-        self._processes: List[subprocess.Popen] = []
-        self._instances: Dict[int, subprocess.Popen] = {}
+        self._processes: list[subprocess.Popen] = []
+        self._instances: dict[int, subprocess.Popen] = {}
         self._workdir = tempfile.TemporaryDirectory(prefix="triage-bot-")
 
     @property
@@ -85,14 +90,14 @@ class BotServers:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
-    def urls(self) -> List[str]:
+    def urls(self) -> list[str]:
         return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
 
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def start(self, timeout: float = 180.0) -> "BotServers":
+    def start(self, timeout: float = 180.0) -> BotServers:
         for port in (self.actions_port, *self.rasa_ports, self.web_port):
             if port:
                 _ensure_port_free(port)
@@ -149,27 +154,45 @@ class BotServers:
         finally:
             self.stop()
 
-    def __enter__(self) -> "BotServers":
+    def __enter__(self) -> BotServers:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def _actions_command(self) -> List[str]:
-        return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                "--port", str(self.actions_port)]
+    def _actions_command(self) -> list[str]:
+        return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)]
 
-    def _web_command(self) -> List[str]:
-        return [sys.executable, "-m", "bot.web.server", "--host", self.host,
-                "--port", str(self.web_port), "--rasa-port", str(self.rasa_port)]
+    def _web_command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "bot.web.server",
+            "--host",
+            self.host,
+            "--port",
+            str(self.web_port),
+            "--rasa-port",
+            str(self.rasa_port),
+        ]
 
-    def _rasa_command(self, port: int) -> List[str]:
+    def _rasa_command(self, port: int) -> list[str]:
         command = [
-            str(VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*",
-            "--model", str(self.model), "--port", str(port),
-            "--interface", self.host,
-            "--endpoints", str(self._endpoints_file()),
-            "--credentials", str(CREDENTIALS),
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--enable-api",
+            "--cors",
+            "*",
+            "--model",
+            str(self.model),
+            "--port",
+            str(port),
+            "--interface",
+            self.host,
+            "--endpoints",
+            str(self._endpoints_file()),
+            "--credentials",
+            str(CREDENTIALS),
         ]
         if self.auth_token:
             command += ["--auth-token", self.auth_token]
@@ -178,24 +201,32 @@ class BotServers:
     def _endpoints_file(self) -> Path:
         """The endpoints file, pointed at this action server's port (and tracker database)."""
         if self.profile == "production":
+            assert self._endpoints is not None  # __init__ defaults it to PRODUCTION_ENDPOINTS
             return self._endpoints  # its action endpoint comes from ACTION_ENDPOINT_URL
         endpoints = yaml.safe_load((self._endpoints or EMBEDDED_ENDPOINTS).read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {
-            **(endpoints.get("action_endpoint") or {}), "url": f"http://127.0.0.1:{self.actions_port}/webhook"}
+            **(endpoints.get("action_endpoint") or {}),
+            "url": f"http://127.0.0.1:{self.actions_port}/webhook",
+        }
         if self._tracker_db:
             endpoints["tracker_store"]["db"] = str(self._tracker_db)
         path = Path(self._workdir.name) / "endpoints.yml"
         path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
         return path
 
-    def _spawn(self, name: str, command: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    def _spawn(self, name: str, command: list[str], env: Optional[dict[str, str]] = None) -> subprocess.Popen:
         if self._log_dir:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             output = (self._log_dir / f"{name}.log").open("ab")
         else:
             output = None  # inherit: the user sees the logs
-        process = subprocess.Popen(command, cwd=ROOT, env={**self._env, **(env or {})}, stdout=output,
-                                   stderr=subprocess.STDOUT if output else None)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**self._env, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
         self._processes.append(process)
         return process
 
@@ -212,11 +243,13 @@ class BotServers:
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def _postgres_url(env: Dict[str, str]) -> str:
+def _postgres_url(env: dict[str, str]) -> str:
     """The tickets' database in the production profile: the conversations' PostgreSQL."""
     password = f":{env['POSTGRES_PASSWORD']}" if env.get("POSTGRES_PASSWORD") else ""
-    return (f"postgresql://{env['POSTGRES_USER']}{password}@{env['POSTGRES_HOST']}:"
-            f"{env['POSTGRES_PORT']}/{env['POSTGRES_DB']}")
+    return (
+        f"postgresql://{env['POSTGRES_USER']}{password}@{env['POSTGRES_HOST']}:"
+        f"{env['POSTGRES_PORT']}/{env['POSTGRES_DB']}"
+    )
 
 
 def _stop_process(process: subprocess.Popen) -> None:
@@ -235,16 +268,25 @@ def _ensure_port_free(port: int) -> None:
             raise SystemExit(f"Port {port} is already in use: stop what runs there first.")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the action server and the Rasa server(s).")
     parser.add_argument("--port", type=int, default=5005, help="the (first) Rasa instance")
-    parser.add_argument("--instances", type=int, default=1,
-                        help="Rasa instances on consecutive ports (production profile only)")
-    parser.add_argument("--profile", choices=["embedded", "production"], default="embedded",
-                        help="embedded: SQLite, in-process locks; production: endpoints.production.yml")
+    parser.add_argument(
+        "--instances", type=int, default=1, help="Rasa instances on consecutive ports (production profile only)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["embedded", "production"],
+        default="embedded",
+        help="embedded: SQLite, in-process locks; production: endpoints.production.yml",
+    )
     parser.add_argument("--actions-port", type=int, default=5055)
-    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8080)),
-                        help="the page with the chat widget (0: none)")
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=int(os.environ.get("WEB_PORT", 8080)),
+        help="the page with the chat widget (0: none)",
+    )
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--host", default=os.environ.get("RASA_HOST", "0.0.0.0"))
     args = parser.parse_args(argv)
@@ -269,8 +311,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     servers.start()
     instances = ", ".join(f"{url}/webhooks/rest/webhook" for url in servers.urls)
     page = f", chat page http://localhost:{servers.web_port}/" if servers.web_port else ""
-    print(f"\nBot ready ({args.profile}): REST {instances}, socket.io {servers.url}/socket.io{page}. "
-          "Ctrl-C stops.\n", flush=True)
+    print(
+        f"\nBot ready ({args.profile}): REST {instances}, socket.io {servers.url}/socket.io{page}. Ctrl-C stops.\n",
+        flush=True,
+    )
     return servers.wait()
 
 

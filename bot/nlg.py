@@ -13,9 +13,10 @@ it loads the model or handles a message, in every process that serves the bot
 that names another NLG gets no patches; one that wants our responses without
 them (the stock benchmark, bench/stock/) names :class:`FactsNaturalLanguageGenerator`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Optional
 
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
@@ -40,11 +41,11 @@ class FactsNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
 
     async def generate(
         self,
-        utter_action: Text,
+        utter_action: str,
         tracker: DialogueStateTracker,
-        output_channel: Text,
+        output_channel: str,
         **kwargs: Any,
-    ) -> Optional[Dict[Text, Any]]:
+    ) -> Optional[dict[str, Any]]:
         return self.generate_from_slots(
             utter_action, response_values(tracker.current_slot_values()), output_channel, **kwargs
         )
@@ -63,7 +64,7 @@ class ServiceNaturalLanguageGenerator(FactsNaturalLanguageGenerator):
         super().__init__(endpoint_config, domain)
 
 
-def response_values(slot_values: Dict[Text, Any]) -> Dict[Text, Any]:
+def response_values(slot_values: dict[str, Any]) -> dict[str, Any]:
     """Facts, then the conversation's slots, then what the clock says now."""
     return {
         **response_placeholders(),
@@ -72,6 +73,6 @@ def response_values(slot_values: Dict[Text, Any]) -> Dict[Text, Any]:
     }
 
 
-def clock_values() -> Dict[Text, Any]:
+def clock_values() -> dict[str, Any]:
     """The live service-hours flag and when agents are back."""
     return {SERVICE_OPEN_SLOT: clock.is_service_open(), "reopen_day": clock.reopen_day()}

@@ -15,10 +15,11 @@ FrustrationPolicy acknowledges an angry shopper first and takes them to a
 person sooner; RatingReplyPolicy reads a bare digit after the rating question
 as the rating.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Set, Text
+from typing import TYPE_CHECKING, Any, Optional
 
 from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
@@ -82,9 +83,7 @@ def recent_tracker(
         return tracker
     before, window = applied[:start], applied[start:]
     prefix = _slots_at(before, window, tracker, domain) + _loop_at(before)
-    recent = DialogueStateTracker.from_events(
-        tracker.sender_id, prefix + window, slots=domain.slots, domain=domain
-    )
+    recent = DialogueStateTracker.from_events(tracker.sender_id, prefix + window, slots=domain.slots, domain=domain)
     return _with_current_view(recent, tracker)
 
 
@@ -103,7 +102,7 @@ def _with_current_view(recent: DialogueStateTracker, tracker: DialogueStateTrack
 
 
 def _window_start(
-    applied: List[Event], recent_actions: int, story_actions: int, max_actions: int, loops: Set[Text]
+    applied: list[Event], recent_actions: int, story_actions: int, max_actions: int, loops: set[str]
 ) -> Optional[int]:
     """Index of the action_listen that opens the window, None if no cut is needed.
 
@@ -132,7 +131,7 @@ def _window_start(
     return None
 
 
-def _is_story_turn(action: ActionExecuted, previous: ActionExecuted, followup: bool, loops: Set[Text]) -> bool:
+def _is_story_turn(action: ActionExecuted, previous: ActionExecuted, followup: bool, loops: set[str]) -> bool:
     """Whether Rasa surely keeps ``action``'s turn in the states stories see.
 
     It drops turns only rules know; after a loop's own action or a follow-up,
@@ -141,7 +140,7 @@ def _is_story_turn(action: ActionExecuted, previous: ActionExecuted, followup: b
     return not action.hide_rule_turn and not followup and previous.action_name not in loops
 
 
-def _loop_at(before: List[Event]) -> List[Event]:
+def _loop_at(before: list[Event]) -> list[Event]:
     """The event activating the loop that is active where the window starts."""
     for event in reversed(before):
         if isinstance(event, ActiveLoop):
@@ -150,11 +149,11 @@ def _loop_at(before: List[Event]) -> List[Event]:
 
 
 def _slots_at(
-    before: List[Event],
-    window: List[Event],
+    before: list[Event],
+    window: list[Event],
     tracker: DialogueStateTracker,
     domain: Domain,
-) -> List[Event]:
+) -> list[Event]:
     """SlotSet events recreating the slot values where the window starts.
 
     Only slots that shape the dialogue states need their value from before
@@ -163,27 +162,24 @@ def _slots_at(
     """
     resets_in_window = any(isinstance(event, AllSlotsReset) for event in window)
     changed_in_window = {event.key for event in window if isinstance(event, SlotSet)}
-    prefix: List[Event] = []
+    prefix: list[Event] = []
     for name, slot in tracker.slots.items():
         initial = _initial_value(domain, name)
         changed = resets_in_window or name in changed_in_window
-        if changed and slot.influence_conversation:
-            value = _last_value_before(before, name, initial)
-        else:
-            value = slot.value
+        value = _last_value_before(before, name, initial) if changed and slot.influence_conversation else slot.value
         if value != initial:
             prefix.append(SlotSet(name, value))
     return prefix
 
 
-def _initial_value(domain: Domain, slot_name: Text) -> Any:
+def _initial_value(domain: Domain, slot_name: str) -> Any:
     for slot in domain.slots:
         if slot.name == slot_name:
             return slot.initial_value
     return None
 
 
-def _last_value_before(events: List[Event], slot_name: Text, initial: Any) -> Any:
+def _last_value_before(events: list[Event], slot_name: str, initial: Any) -> Any:
     for event in reversed(events):
         if isinstance(event, SlotSet) and event.key == slot_name:
             return event.value
@@ -192,20 +188,28 @@ def _last_value_before(events: List[Event], slot_name: Text, initial: Any) -> An
     return initial
 
 
-class _RecentTurnsMixin:
+if TYPE_CHECKING:  # for mypy: the mixin only ever comes before a Policy
+
+    class _PolicyBase(Policy): ...
+
+else:
+    _PolicyBase = object
+
+
+class _RecentTurnsMixin(_PolicyBase):
     """Predicts from the recent window of the conversation."""
 
     def predict_action_probabilities(
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         recent = _recent_tracker_once(tracker, domain, **self._window())
         return super().predict_action_probabilities(recent, domain, rule_only_data, **kwargs)
 
-    def _window(self) -> Dict[Text, int]:
+    def _window(self) -> dict[str, int]:
         # Story-trained policies skip rule-only turns: keep enough story turns.
         stories_only = self.supported_data() == SupportedData.ML_DATA
         max_history = self.config.get("max_history") or 0
@@ -219,7 +223,7 @@ class _RecentTurnsMixin:
 _WINDOW_DEFAULTS = {"recent_actions": DEFAULT_RECENT_ACTIONS, "max_recent_actions": DEFAULT_MAX_RECENT_ACTIONS}
 
 # The policies see the same tracker in one prediction: cut it once per window.
-_last_cuts: Dict[Any, Any] = {}
+_last_cuts: dict[Any, Any] = {}
 
 
 def _recent_tracker_once(tracker: DialogueStateTracker, domain: Domain, **window: int) -> DialogueStateTracker:
@@ -235,32 +239,28 @@ def _recent_tracker_once(tracker: DialogueStateTracker, domain: Domain, **window
     return _last_cuts[key]
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class RecentTurnsRulePolicy(_RecentTurnsMixin, RulePolicy):
     """RulePolicy over the last ``recent_actions`` actions."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {**RulePolicy.get_default_config(), **_WINDOW_DEFAULTS}
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class RecentTurnsMemoizationPolicy(_RecentTurnsMixin, MemoizationPolicy):
     """MemoizationPolicy over the last ``recent_actions`` actions."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {**MemoizationPolicy.get_default_config(), **_WINDOW_DEFAULTS}
 
 
 class _OneActionPolicy(Policy):
     """A policy with nothing to learn that is sure of one next action, or abstains."""
 
-    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
+    def train(self, training_trackers: list[Any], domain: Domain, **kwargs: Any) -> Resource:
         # Nothing to learn; the empty resource lets Rasa load the policy.
         with self._model_storage.write_to(self._resource):
             pass
@@ -270,7 +270,7 @@ class _OneActionPolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
@@ -279,13 +279,11 @@ class _OneActionPolicy(Policy):
             probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(probabilities)
 
-    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[str]:
         raise NotImplementedError
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class HandoffPolicy(_OneActionPolicy):
     """While a handoff is open, relay the user's messages to it instead of answering.
 
@@ -296,7 +294,7 @@ class HandoffPolicy(_OneActionPolicy):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "priority": 7,
             "paused_slot": "handoff_ticket",
@@ -305,7 +303,7 @@ class HandoffPolicy(_OneActionPolicy):
             "resume_action": "action_resume_bot",
         }
 
-    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[str]:
         latest_action = tracker.latest_action_name
         # After relaying or handing back, wait for the user (the slot is
         # already clear after a hand-back).
@@ -321,9 +319,9 @@ class HandoffPolicy(_OneActionPolicy):
         return self.config["relay_action"]
 
 
-def _this_turn(tracker: DialogueStateTracker) -> Optional[List[Text]]:
+def _this_turn(tracker: DialogueStateTracker) -> Optional[list[str]]:
     """The actions run since the latest user message; None before any."""
-    done: List[Text] = []
+    done: list[str] = []
     for event in reversed(tracker.applied_events()):
         if isinstance(event, UserUttered):
             return list(reversed(done))
@@ -332,8 +330,8 @@ def _this_turn(tracker: DialogueStateTracker) -> Optional[List[Text]]:
     return None
 
 
-def _session_user_messages(tracker: DialogueStateTracker) -> List[UserUttered]:
-    messages: List[UserUttered] = []
+def _session_user_messages(tracker: DialogueStateTracker) -> list[UserUttered]:
+    messages: list[UserUttered] = []
     for event in reversed(tracker.applied_events()):
         if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
             break
@@ -345,7 +343,7 @@ def _session_user_messages(tracker: DialogueStateTracker) -> List[UserUttered]:
 class _PlanPolicy(_OneActionPolicy):
     """Predicts the steps of a short plan for the current turn, then stands aside."""
 
-    def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+    def _next_action(self, tracker: DialogueStateTracker) -> Optional[str]:
         done = _this_turn(tracker)
         if done is None:
             return None
@@ -354,13 +352,11 @@ class _PlanPolicy(_OneActionPolicy):
             return plan[len(done)]
         return None
 
-    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+    def _plan(self, tracker: DialogueStateTracker, done: list[str]) -> list[str]:
         raise NotImplementedError
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class FrustrationPolicy(_PlanPolicy):
     """An angry shopper hears an acknowledgement first, then gets a person or the case.
 
@@ -373,7 +369,7 @@ class FrustrationPolicy(_PlanPolicy):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # Above the rules (6), the handoff relay (7) and the rating reply
             # (8); it stands aside while a person has the conversation.
@@ -392,7 +388,7 @@ class FrustrationPolicy(_PlanPolicy):
             },
         }
 
-    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+    def _plan(self, tracker: DialogueStateTracker, done: list[str]) -> list[str]:
         message = tracker.latest_message
         if message is None or not frustration.is_frustrated(message.parse_data):
             return []
@@ -407,9 +403,9 @@ class FrustrationPolicy(_PlanPolicy):
         return plan + (self.config["case_actions"].get(intent) or [form])
 
 
-def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optional[Text]:
+def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optional[str]:
     # The form the message answered; later in the turn a step may start or end one.
-    active: Optional[Text] = None
+    active: Optional[str] = None
     for event in tracker.applied_events():
         if isinstance(event, ActiveLoop):
             active = event.name
@@ -418,9 +414,7 @@ def _active_loop_before_latest_message(tracker: DialogueStateTracker) -> Optiona
     return active
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class RatingReplyPolicy(_PlanPolicy):
     """A bare 「4」 or 「五星」 right after the rating question is the rating.
 
@@ -430,7 +424,7 @@ class RatingReplyPolicy(_PlanPolicy):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "priority": 8,
             "rating_action": "action_store_rating",
@@ -438,7 +432,7 @@ class RatingReplyPolicy(_PlanPolicy):
             "rating_payload": "/rate",
         }
 
-    def _plan(self, tracker: DialogueStateTracker, done: List[Text]) -> List[Text]:
+    def _plan(self, tracker: DialogueStateTracker, done: list[str]) -> list[str]:
         message = tracker.latest_message
         if message is None or not rating.is_bare_score(message.text or ""):
             return []

@@ -4,12 +4,14 @@ The one place for the repository root, the files Rasa is started with, and
 the environment defaults of the servers; :func:`env_number` reads a number
 the same way everywhere. Imports nothing of ``bot``: every layer may use it.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, TypeVar
+from typing import Any, Optional, TypeVar, overload
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +56,12 @@ def endpoints_file(profile: str) -> Path:
     return PRODUCTION_ENDPOINTS if profile == "production" else EMBEDDED_ENDPOINTS
 
 
-def profile_env_defaults(profile: str) -> Dict[str, str]:
+def profile_env_defaults(profile: str) -> dict[str, str]:
     """The environment defaults of ``profile``'s services (none for the embedded profile)."""
     return dict(PRODUCTION_ENV_DEFAULTS) if profile == "production" else {}
 
 
-def profile_environment(profile: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def profile_environment(profile: str, environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """The variables the bot's servers see in ``profile``: its defaults, then ``environ`` (default: ours)."""
     return {**profile_env_defaults(profile), **(os.environ if environ is None else environ)}
 
@@ -67,8 +69,19 @@ def profile_environment(profile: str, environ: Optional[Mapping[str, str]] = Non
 Number = TypeVar("Number", int, float)
 
 
-def env_number(name: str, default: Number, kind: Callable[[str], Number] = float, positive: bool = True) -> Number:
-    """``name`` from the environment as a number; ``default`` when unset, unreadable or (if ``positive``) not above 0."""
+@overload
+def env_number(name: str, default: Number, kind: Callable[[str], Number], positive: bool = True) -> Number: ...
+
+
+@overload
+def env_number(name: str, default: float, *, positive: bool = True) -> float: ...
+
+
+def env_number(name: str, default: Any, kind: Callable[[str], Any] = float, positive: bool = True) -> Any:
+    """``name`` from the environment as a number.
+
+    ``default`` when unset, unreadable or (if ``positive``) not above 0.
+    """
     raw = os.environ.get(name)
     if not raw:
         return default

@@ -4,6 +4,7 @@ Shoppers type full-width digits (１２３), traditional characters (訂單),
 stray control characters and odd spaces. Everything downstream (tokenizer,
 features, entity rules) sees one canonical form.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,7 +18,7 @@ _IDEOGRAPHIC_SPACE = "\u3000"
 _WHITESPACE_RUN = re.compile(r"\s+")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _converter() -> opencc.OpenCC:
     # "t2s" maps traditional to simplified characters and common phrases.
     return opencc.OpenCC("t2s")

@@ -13,12 +13,14 @@ input channels around Rasa's ``on_new_message``:
   the text reaches the NLU, the tracker store, tickets, logs or the event
   broker, and the user is warned not to share them.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
@@ -40,7 +42,7 @@ class GuardSettings:
     rate_limit_seconds: float = 10.0
 
     @classmethod
-    def from_env(cls) -> "GuardSettings":
+    def from_env(cls) -> GuardSettings:
         return cls(
             max_message_chars=env_number("MAX_MESSAGE_CHARS", cls.max_message_chars, int),
             rate_limit_messages=env_number("RATE_LIMIT_MESSAGES", cls.rate_limit_messages, int),
@@ -76,7 +78,7 @@ class MessageGuard:
         return await on_new_message(message)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_guard() -> MessageGuard:
     """One guard per server process, so the rate limit counts across channels."""
     return MessageGuard(GuardSettings.from_env())

@@ -6,11 +6,13 @@ This one answers such requests with a 400 that says what is wrong, and passes
 every message through bot/channels/guard.py. Same URL and reply format:
 ``POST /webhooks/rest/webhook`` with ``{"sender": "...", "message": "..."}``.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -29,25 +31,27 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class RestMessage:
-    sender: Text
-    text: Text
-    metadata: Optional[Dict[Text, Any]]
+    sender: str
+    text: str
+    metadata: Optional[dict[str, Any]]
 
 
 def parse_rest_message(body: bytes) -> RestMessage:
     """The sender, text and metadata of a REST request body, or BadRequest."""
     try:
         payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not valid UTF-8")
-    except ValueError:
-        raise BadRequest("the body is not valid JSON")
+    except UnicodeDecodeError as error:
+        raise BadRequest("the body is not valid UTF-8") from error
+    except ValueError as error:
+        raise BadRequest("the body is not valid JSON") from error
     if not isinstance(payload, dict):
         raise BadRequest('the body must be a JSON object: {"sender": "...", "message": "..."}')
-    return RestMessage(_sender(payload.get("sender")), _text(payload.get("message")), _metadata(payload.get("metadata")))
+    return RestMessage(
+        _sender(payload.get("sender")), _text(payload.get("message")), _metadata(payload.get("metadata"))
+    )
 
 
-def _sender(value: Any) -> Text:
+def _sender(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise BadRequest('"sender" is required: a string naming the conversation')
     sender = str(value).strip()
@@ -56,13 +60,13 @@ def _sender(value: Any) -> Text:
     return sender
 
 
-def _text(value: Any) -> Text:
+def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise BadRequest('"message" is required and must be a string')
     return value
 
 
-def _metadata(value: Any) -> Optional[Dict[Text, Any]]:
+def _metadata(value: Any) -> Optional[dict[str, Any]]:
     if value is not None and not isinstance(value, dict):
         raise BadRequest('"metadata" must be a JSON object')
     return value
@@ -70,7 +74,7 @@ def _metadata(value: Any) -> Optional[Dict[Text, Any]]:
 
 class GuardedRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
@@ -88,8 +92,11 @@ class GuardedRestInput(RestInput):
             except BadRequest as problem:
                 return response.json({"error": str(problem)}, status=400)
             collector = CollectingOutputChannel()
-            await guarded(UserMessage(message.text, collector, message.sender,
-                                      input_channel=self.name(), metadata=message.metadata))
+            await guarded(
+                UserMessage(
+                    message.text, collector, message.sender, input_channel=self.name(), metadata=message.metadata
+                )
+            )
             return response.json(collector.messages)
 
         return webhook

@@ -8,13 +8,15 @@ This channel awaits it. It also lets a page that reconnects with a known
 (``session_history``), and shows each user message to the session's other
 tabs. Configured in credentials.yml as ``bot.channels.socketio.PersistentSocketIOInput``.
 """
+
 from __future__ import annotations
 
 import inspect
 import json
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -39,7 +41,7 @@ SOCKET_ID = "socket_id"
 class _AppAwareBlueprint(SocketBlueprint):
     """Remembers the Sanic app, whose agent holds the tracker store (for history)."""
 
-    def register(self, app: Sanic, options: Dict[Text, Any]) -> None:
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
         self.ctx.app = app
         super().register(app, options)
 
@@ -48,7 +50,7 @@ class PersistentSocketIOInput(SocketIOInput):
     """socket.io with working session persistence (``session_persistence: true``)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -63,7 +65,7 @@ class PersistentSocketIOInput(SocketIOInput):
         sio.on("connect", self._on_connect, namespace=self.namespace)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: str, data: Optional[dict]) -> None:
             session_id = _session_id(data) or uuid.uuid4().hex
             if self.session_persistence:
                 await _maybe_await(sio.enter_room(sid, session_id, namespace=self.namespace))
@@ -77,14 +79,19 @@ class PersistentSocketIOInput(SocketIOInput):
             # After the guard: other tabs see the masked text, as stored.
             if self.session_persistence:
                 shown = {"text": message.text, "title": (message.metadata or {}).get(SHOWN_AS)}
-                await sio.emit(self.user_message_evt, shown, room=message.sender_id,
-                               skip_sid=(message.metadata or {}).get(SOCKET_ID), namespace=self.namespace)
+                await sio.emit(
+                    self.user_message_evt,
+                    shown,
+                    room=message.sender_id,
+                    skip_sid=(message.metadata or {}).get(SOCKET_ID),
+                    namespace=self.namespace,
+                )
             await on_new_message(message)
 
         guarded = shared_guard().wrap(show_in_other_tabs_then_handle)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
                 return
             sender_id = await self._sender_of(sid, data)
@@ -95,12 +102,19 @@ class PersistentSocketIOInput(SocketIOInput):
             if isinstance(data.get("title"), str):
                 metadata[SHOWN_AS] = data["title"][:MAX_TITLE_CHARS]
             output = SocketIOOutput(sio, self.bot_message_evt)
-            await guarded(UserMessage(text if isinstance(text, str) else "", output, sender_id,
-                                      input_channel=self.name(), metadata=metadata))
+            await guarded(
+                UserMessage(
+                    text if isinstance(text, str) else "",
+                    output,
+                    sender_id,
+                    input_channel=self.name(),
+                    metadata=metadata,
+                )
+            )
 
         return webhook
 
-    async def _on_connect(self, sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+    async def _on_connect(self, sid: str, environ: dict, auth: Optional[dict] = None) -> bool:
         if not self.jwt_key:
             return True
         from rasa.core.channels.channel import decode_bearer_token
@@ -108,7 +122,7 @@ class PersistentSocketIOInput(SocketIOInput):
         token = (auth or {}).get("token")
         return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
 
-    async def _sender_of(self, sid: Text, data: Dict) -> Optional[Text]:
+    async def _sender_of(self, sid: str, data: dict) -> Optional[str]:
         if not self.session_persistence:
             return sid
         session = await self.sio.get_session(sid, namespace=self.namespace)
@@ -120,7 +134,7 @@ class PersistentSocketIOInput(SocketIOInput):
             return None
         return joined
 
-    async def _history(self, webhook: _AppAwareBlueprint, session_id: Text) -> List[Dict[Text, Any]]:
+    async def _history(self, webhook: _AppAwareBlueprint, session_id: str) -> list[dict[str, Any]]:
         agent = getattr(getattr(webhook.ctx, "app", None), "ctx", None)
         agent = getattr(agent, "agent", None)
         if agent is None or agent.tracker_store is None:
@@ -129,10 +143,10 @@ class PersistentSocketIOInput(SocketIOInput):
         return conversation_history(tracker.events if tracker else [])
 
 
-def conversation_history(events: Any) -> List[Dict[Text, Any]]:
+def conversation_history(events: Any) -> list[dict[str, Any]]:
     """What the page shows after a reload: user and bot messages, buttons by their titles."""
-    history: List[Dict[Text, Any]] = []
-    titles: Dict[Text, Text] = {}
+    history: list[dict[str, Any]] = []
+    titles: dict[str, str] = {}
     for event in events:
         kind = getattr(event, "type_name", None)
         if kind == "bot":
@@ -144,13 +158,13 @@ def conversation_history(events: Any) -> List[Dict[Text, Any]]:
     return history[-HISTORY_LIMIT:]
 
 
-def _session_id(data: Any) -> Optional[Text]:
+def _session_id(data: Any) -> Optional[str]:
     if isinstance(data, dict) and isinstance(data.get("session_id"), str) and 0 < len(data["session_id"]) <= 128:
         return data["session_id"]
     return None
 
 
-def _metadata(value: Any) -> Dict[Text, Any]:
+def _metadata(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if isinstance(value, str):

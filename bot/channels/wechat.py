@@ -21,6 +21,7 @@ channel refusing; a ``${WECHAT_TOKEN}`` in credentials.yml would stop Rasa
 (``rasa run``, ``rasa shell``) from starting at all while it is unset.
 Only plaintext mode (明文模式) is supported, not encrypted messages.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ import re
 import time
 import xml.parsers.expat
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Hashable, List, Optional, Set, Text, Tuple
+from typing import Any, NoReturn, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -65,8 +67,8 @@ _CHOICE_NUMBER = re.compile(r"^(\d{1,2})\s*[.。、]?$")
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-@functools.lru_cache(maxsize=None)
-def channel_texts() -> Dict[str, str]:
+@functools.cache
+def channel_texts() -> dict[str, str]:
     """The channel's own user-facing texts, facts filled in from bot/knowledge/facts.yml."""
     placeholders = response_placeholders()
     return {name: fill(text, placeholders) for name, text in knowledge.load("channel_texts")["wechat"].items()}
@@ -74,12 +76,13 @@ def channel_texts() -> Dict[str, str]:
 
 # --- signature -------------------------------------------------------------
 
+
 def wechat_signature(token: str, timestamp: str, nonce: str) -> str:
     """WeChat's signature: sha1 hex of token, timestamp and nonce, sorted and concatenated."""
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode("utf-8")).hexdigest()
 
 
-def is_signed_by_wechat(token: str, args: Dict[str, str]) -> bool:
+def is_signed_by_wechat(token: str, args: dict[str, str]) -> bool:
     """Only WeChat knows the token: a request without a matching signature is not from it."""
     signature, timestamp, nonce = (args.get(name) for name in ("signature", "timestamp", "nonce"))
     if not (token and signature and timestamp and nonce):
@@ -90,24 +93,25 @@ def is_signed_by_wechat(token: str, args: Dict[str, str]) -> bool:
 
 # --- XML in and out ----------------------------------------------------------
 
+
 class MalformedMessage(ValueError):
     """The body is not a WeChat message we can read."""
 
 
-def parse_wechat_xml(body: bytes) -> Dict[str, str]:
+def parse_wechat_xml(body: bytes) -> dict[str, str]:
     """The root element's children as name -> text.
 
     Expat with any DTD refused: no entity can be declared, so none can expand
     (billion laughs) or point at a file. CDATA and escaped text are plain text.
     """
-    fields: Dict[str, str] = {}
+    fields: dict[str, str] = {}
     depth = 0
-    chunks: List[str] = []
+    chunks: list[str] = []
 
-    def refuse_dtd(*_: Any) -> None:
+    def refuse_dtd(*_: Any) -> NoReturn:
         raise MalformedMessage("DOCTYPE/ENTITY declarations are not accepted")
 
-    def start(name: str, _attributes: Dict[str, str]) -> None:
+    def start(name: str, _attributes: dict[str, str]) -> None:
         nonlocal depth
         depth += 1
         if depth == 2:
@@ -142,7 +146,7 @@ def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def passive_text_reply(fields: Dict[str, str], content: str, now: Optional[float] = None) -> str:
+def passive_text_reply(fields: dict[str, str], content: str, now: Optional[float] = None) -> str:
     """WeChat's passive reply: a text message back to the sender, addresses swapped."""
     return (
         "<xml>"
@@ -157,9 +161,9 @@ def passive_text_reply(fields: Dict[str, str], content: str, now: Optional[float
 
 # --- what a WeChat message asks of the bot -------------------------------------
 
-ASK_BOT = "ask_bot"          # text for the bot
-UNREADABLE = "unreadable"    # polite "text only" answer, the bot is not involved
-IGNORE = "ignore"            # answer success, say nothing
+ASK_BOT = "ask_bot"  # text for the bot
+UNREADABLE = "unreadable"  # polite "text only" answer, the bot is not involved
+IGNORE = "ignore"  # answer success, say nothing
 
 
 @dataclass(frozen=True)
@@ -169,14 +173,14 @@ class Incoming:
     openid: str
     account: str
     kind: str
-    dedupe_key: Tuple[str, ...]
+    dedupe_key: tuple[str, ...]
     text: Optional[str] = None
     msg_id: Optional[str] = None
     is_subscription: bool = False
-    metadata: Dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def read_incoming(fields: Dict[str, str]) -> Incoming:
+def read_incoming(fields: dict[str, str]) -> Incoming:
     """What the message asks for: text for the bot, the polite text-only answer, or nothing."""
     try:
         openid, account, msg_type = fields["FromUserName"], fields["ToUserName"], fields["MsgType"]
@@ -187,19 +191,20 @@ def read_incoming(fields: Dict[str, str]) -> Incoming:
     msg_type = msg_type.strip().lower()
     msg_id = fields.get("MsgId") or None
     metadata = {"wechat": {"msg_id": msg_id, "official_account": account, "msg_type": msg_type}}
-    common = dict(openid=openid, account=account, msg_id=msg_id, metadata=metadata)
+    common: dict[str, Any] = dict(openid=openid, account=account, msg_id=msg_id, metadata=metadata)
 
     if msg_type == "event":
         event = fields.get("Event", "").strip().lower()
         metadata["wechat"]["event"] = event
         # Events have no MsgId: WeChat advises FromUserName + CreateTime.
-        key = ("event", account, openid, fields.get("CreateTime", ""), event)
+        key: tuple[str, ...] = ("event", account, openid, fields.get("CreateTime", ""), event)
         if event == "subscribe":
             return Incoming(kind=ASK_BOT, dedupe_key=key, text=GREETING_PAYLOAD, is_subscription=True, **common)
         return Incoming(kind=IGNORE, dedupe_key=key, **common)
 
-    key = ("message", account, msg_id) if msg_id else (
-        "message", account, openid, fields.get("CreateTime", ""), msg_type)
+    key = (
+        ("message", account, msg_id) if msg_id else ("message", account, openid, fields.get("CreateTime", ""), msg_type)
+    )
     if msg_type == "text":
         text = fields.get("Content", "")
     elif msg_type == "voice":
@@ -213,15 +218,17 @@ def read_incoming(fields: Dict[str, str]) -> Incoming:
 
 # --- memory with expiry -----------------------------------------------------------
 
+
 class ExpiringMemory:
     """A bounded in-memory map whose entries are forgotten ``ttl`` seconds after they were set."""
 
-    def __init__(self, ttl: float, max_entries: int = MEMORY_MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, max_entries: int = MEMORY_MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: "OrderedDict[Hashable, Tuple[float, Any]]" = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 
     def get(self, key: Hashable) -> Any:
         self._forget_expired()
@@ -254,14 +261,15 @@ class ExpiringMemory:
 
 # --- the bot's messages as WeChat text ----------------------------------------------
 
-def render_bot_messages(messages: List[Dict[str, Any]]) -> Tuple[str, List[Dict[str, Any]]]:
+
+def render_bot_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """One WeChat text for all of the bot's messages, and the choices its buttons became.
 
     Messages are joined by a blank line; buttons with a payload become
     numbered lines (numbering runs on across messages) followed by one hint.
     """
-    parts: List[str] = []
-    choices: List[Dict[str, Any]] = []
+    parts: list[str] = []
+    choices: list[dict[str, Any]] = []
     last_part_with_choices = -1
     for message in messages:
         lines = [line for line in (message.get("text"), message.get("image")) if line]
@@ -279,7 +287,7 @@ def render_bot_messages(messages: List[Dict[str, Any]]) -> Tuple[str, List[Dict[
     return "\n\n".join(parts), choices
 
 
-def chosen_payload(text: str, choices: Optional[List[Dict[str, Any]]]) -> Optional[str]:
+def chosen_payload(text: str, choices: Optional[list[dict[str, Any]]]) -> Optional[str]:
     """The payload of the choice ``text`` names by its number, or None if it names none."""
     match = _CHOICE_NUMBER.match(strip_invisible(to_half_width(text)).strip())
     if not (match and choices):
@@ -300,37 +308,39 @@ class WeChatOutput(OutputChannel):
         self._choices = choices
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wechat"
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._api.send_text(recipient_id, text)
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[str, Any]], **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
         content, choices = render_bot_messages([{"text": text, "buttons": buttons}])
         if choices:
             self._choices.put(recipient_id, choices)
         await self._api.send_text(recipient_id, content)
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._api.send_text(recipient_id, image)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[str, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         logger.warning("WeChat channel cannot show custom JSON messages; dropped one for %s.", recipient_id)
 
 
 # --- the channel -----------------------------------------------------------------------
 
+
 class WeChatInput(InputChannel):
     """WeChat Official Account webhook: signed XML in, passive XML reply or API message out."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> WeChatInput:
         # An option is given as a value (``token: ...``) or as the environment
         # variable to read it from (``token_env: WECHAT_TOKEN``); unset or empty
         # means not given.
@@ -373,7 +383,7 @@ class WeChatInput(InputChannel):
         self._output = WeChatOutput(self.api, self._choices)
         # Answers still being worked on after their HTTP reply: kept referenced
         # so the event loop does not drop them.
-        self._background: Set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
         self._warn_about_configuration()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
@@ -433,7 +443,8 @@ class WeChatInput(InputChannel):
     def _is_too_large(self, request: Request) -> bool:
         declared = request.headers.get("content-length", "0")
         return (declared.isdigit() and int(declared) > self.max_body_bytes) or len(
-            request.body or b"") > self.max_body_bytes
+            request.body or b""
+        ) > self.max_body_bytes
 
     async def _answer_in_time(
         self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -452,17 +463,21 @@ class WeChatInput(InputChannel):
             self._send_by_api_when_ready(answer, incoming.openid)
             raise
 
-    async def _ask_bot(
-        self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> str:
+    async def _ask_bot(self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
         """Run the bot on the message; its messages rendered as one WeChat text."""
         text = chosen_payload(incoming.text or "", self._choices.get(incoming.openid)) or incoming.text
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(
-                text, collector, incoming.openid, input_channel=self.name(),
-                message_id=incoming.msg_id, metadata=incoming.metadata,
-            ))
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    incoming.openid,
+                    input_channel=self.name(),
+                    message_id=incoming.msg_id,
+                    metadata=incoming.metadata,
+                )
+            )
         except Exception:
             logger.exception("The bot failed on a WeChat message from %s.", incoming.openid)
             return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]
@@ -473,7 +488,7 @@ class WeChatInput(InputChannel):
             self._choices.forget(incoming.openid)
         return content
 
-    def _send_by_api_when_ready(self, answer: "asyncio.Task[str]", openid: str) -> None:
+    def _send_by_api_when_ready(self, answer: asyncio.Task[str], openid: str) -> None:
         async def send() -> None:
             content = await answer
             if content:
@@ -489,14 +504,18 @@ class WeChatInput(InputChannel):
         if not self.token:
             logger.warning("WeChat channel has no token: it refuses every request.")
         elif not self.api.configured:
-            logger.warning("WeChat channel has no app_id/app_secret: answers slower than %.1fs are lost.",
-                           self.reply_timeout)
+            logger.warning(
+                "WeChat channel has no app_id/app_secret: answers slower than %.1fs are lost.", self.reply_timeout
+            )
         if self.reply_timeout >= WECHAT_PATIENCE_SECONDS:
-            logger.warning("WeChat reply_timeout %.1fs: WeChat gives up after %.0fs and retries.",
-                           self.reply_timeout, WECHAT_PATIENCE_SECONDS)
+            logger.warning(
+                "WeChat reply_timeout %.1fs: WeChat gives up after %.0fs and retries.",
+                self.reply_timeout,
+                WECHAT_PATIENCE_SECONDS,
+            )
 
 
-def _xml_reply(fields: Dict[str, str], content: str) -> HTTPResponse:
+def _xml_reply(fields: dict[str, str], content: str) -> HTTPResponse:
     return response.text(passive_text_reply(fields, content), content_type="application/xml; charset=utf-8")
 
 

@@ -8,13 +8,15 @@ before it expires and fetched again only when WeChat says it is invalid.
 
 Sending never raises: a lost answer is logged, it must not break the channel.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any, Optional
 
 import aiohttp
 
@@ -96,27 +98,31 @@ class WeChatAPI:
             result = await self._post_custom_message(await self.access_token(), message)
         _raise_for_errcode(result)
 
-    async def _fetch_token(self) -> Tuple[str, float]:
+    async def _fetch_token(self) -> tuple[str, float]:
         params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._app_secret}
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-            async with session.get(f"{self.api_base}/cgi-bin/token", params=params) as response:
-                result = await _json_of(response)
+        async with (
+            aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session,
+            session.get(f"{self.api_base}/cgi-bin/token", params=params) as response,
+        ):
+            result = await _json_of(response)
         _raise_for_errcode(result)
         if not result.get("access_token"):
             raise WeChatAPIError(-1, "token response without access_token")
         return result["access_token"], float(result.get("expires_in") or 7200)
 
-    async def _post_custom_message(self, token: str, message: Dict[str, Any]) -> Dict[str, Any]:
+    async def _post_custom_message(self, token: str, message: dict[str, Any]) -> dict[str, Any]:
         # WeChat shows \uXXXX escapes literally in some clients: send real UTF-8.
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-            async with session.post(
+        async with (
+            aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session,
+            session.post(
                 f"{self.api_base}/cgi-bin/message/custom/send",
                 params={"access_token": token},
                 data=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
-            ) as response:
-                return await _json_of(response)
+            ) as response,
+        ):
+            return await _json_of(response)
 
 
 def _fresh_for(lifetime: float) -> float:
@@ -124,7 +130,7 @@ def _fresh_for(lifetime: float) -> float:
     return max(lifetime - TOKEN_REFRESH_MARGIN_SECONDS, lifetime / 2)
 
 
-async def _json_of(response: aiohttp.ClientResponse) -> Dict[str, Any]:
+async def _json_of(response: aiohttp.ClientResponse) -> dict[str, Any]:
     # WeChat labels its JSON text/plain.
     result = await response.json(content_type=None)
     if not isinstance(result, dict):
@@ -132,7 +138,7 @@ async def _json_of(response: aiohttp.ClientResponse) -> Dict[str, Any]:
     return result
 
 
-def _raise_for_errcode(result: Dict[str, Any]) -> None:
+def _raise_for_errcode(result: dict[str, Any]) -> None:
     errcode = result.get("errcode") or 0
     if errcode != 0:
         raise WeChatAPIError(int(errcode), str(result.get("errmsg", "")))

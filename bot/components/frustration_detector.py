@@ -1,7 +1,8 @@
 """NLU component: marks a frustrated message with a ``frustration`` entity."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -14,9 +15,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot import frustration, knowledge
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class FrustrationDetector(GraphComponent, EntityExtractorMixin):
     """Adds ``frustration`` (value: insult, threat, impatience or exasperation).
 
@@ -31,29 +30,29 @@ class FrustrationDetector(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "FrustrationDetector":
+    ) -> FrustrationDetector:
         return cls(frustration.frustration_lexicon())
 
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "FrustrationDetector":
+    ) -> FrustrationDetector:
         return cls.create(config, model_storage, resource, execution_context)
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         return knowledge.fingerprint("frustration")
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             cue = self._lexicon.first_cue(message.get(TEXT) or "")
             if cue is not None:

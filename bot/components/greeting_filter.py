@@ -1,7 +1,8 @@
 """NLU component: a greeting glued to a request does not steer the intent."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -14,11 +15,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import greetings, knowledge
 
+
 # Registered as a featurizer so the recipe runs it in config order, right
 # after the tokenizer, on training data and incoming messages alike.
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class GreetingFilter(GraphComponent):
     """Drops the greeting's tokens when the message asks something besides it.
 
@@ -34,15 +34,15 @@ class GreetingFilter(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "GreetingFilter":
+    ) -> GreetingFilter:
         return cls(greetings.greeting_lexicon())
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         # New greeting words change what the classifier was trained on.
         return knowledge.fingerprint("greetings")
 
@@ -51,7 +51,7 @@ class GreetingFilter(GraphComponent):
             self._hide_greeting(example)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._hide_greeting(message)
         return messages

@@ -1,9 +1,10 @@
 """NLU component: whole messages a lexicon knows (「886」, 「3q」, 「在吗 亲」) get their intent."""
+
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -28,16 +29,14 @@ def _key(text: str) -> str:
     return _TRAILING_PARTICLES.sub("", key) or key
 
 
-@functools.lru_cache(maxsize=None)
-def slang_intents() -> Dict[str, str]:
+@functools.cache
+def slang_intents() -> dict[str, str]:
     """Slang message (as :func:`_key` reads it) -> intent."""
     data = knowledge.load("chat_slang")
     return {_key(str(phrase)): intent for intent, phrases in data.items() for phrase in phrases}
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class LexiconIntentClassifier(GraphComponent):
     """Overrides the classifier for whole messages that a lexicon knows.
 
@@ -50,25 +49,25 @@ class LexiconIntentClassifier(GraphComponent):
 
     GREETING_INTENT = "greet"
 
-    def __init__(self, intents: Dict[str, str], greeting_lexicon: greetings.GreetingLexicon) -> None:
+    def __init__(self, intents: dict[str, str], greeting_lexicon: greetings.GreetingLexicon) -> None:
         self._intents = intents
         self._greetings = greeting_lexicon
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "LexiconIntentClassifier":
+    ) -> LexiconIntentClassifier:
         return cls(slang_intents(), greetings.greeting_lexicon())
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         return knowledge.fingerprint("chat_slang", "greetings")
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = self._intent_of(message.get(TEXT) or "")
             if intent:

@@ -1,9 +1,10 @@
 """A pipeline step that puts user text into canonical form before tokenizing."""
+
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -21,24 +22,22 @@ MAX_NLU_CHARS = 2000
 
 # Registered as a featurizer so the recipe runs it, in config order, on both
 # training data and incoming messages, ahead of the tokenizer.
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class TextNormalizer(GraphComponent):
     """Full-width to half-width, traditional to simplified, invisible characters out."""
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TextNormalizer":
+    ) -> TextNormalizer:
         return cls()
 
     @classmethod
-    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         # A change in the normalisation rules changes what the model was trained
         # on, so it must make `rasa train` retrain.
         source = Path(text_utils.__file__).read_bytes()
@@ -49,7 +48,7 @@ class TextNormalizer(GraphComponent):
             self._normalize(example)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._normalize(message)
         return messages

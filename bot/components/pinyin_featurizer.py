@@ -7,10 +7,10 @@ kuai di). This featurizer is a CountVectorsFeaturizer over pinyin syllables
 instead of characters: with ``max_ngram: 2`` the sentence features hold
 syllable pairs, whatever way jieba split the misspelt word.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
@@ -29,13 +29,11 @@ def to_pinyin(token: str) -> str:
     return " ".join(lazy_pinyin(token))
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
 class PinyinCountVectorsFeaturizer(CountVectorsFeaturizer):
     """CountVectorsFeaturizer (word analyzer) over the pinyin of the user's tokens."""
 
-    def _process_tokens(self, tokens: List[Text], attribute: Text = TEXT) -> List[Text]:
+    def _process_tokens(self, tokens: list[str], attribute: str = TEXT) -> list[str]:
         tokens = super()._process_tokens(tokens, attribute)
         if attribute != TEXT:
             return tokens

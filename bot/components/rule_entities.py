@@ -1,8 +1,9 @@
 """NLU component: entities by rules on a blank Chinese spaCy pipeline."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -16,9 +17,7 @@ from bot import knowledge
 from bot.entities import RuleEntityMatcher, load_patterns
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Adds order_id, tracking_number, phone_number, amount and fraud_signal entities.
 
@@ -27,7 +26,7 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "patterns_file": str(knowledge.path("entity_patterns")),
             "dictionary_path": str(knowledge.DICTIONARY_DIR),
@@ -39,11 +38,11 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SpacyRuleEntityExtractor":
+    ) -> SpacyRuleEntityExtractor:
         dictionary = config.get("dictionary_path")
         matcher = RuleEntityMatcher(
             load_patterns(Path(config["patterns_file"])),
@@ -54,15 +53,15 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "SpacyRuleEntityExtractor":
+    ) -> SpacyRuleEntityExtractor:
         return cls.create(config, model_storage, resource, execution_context)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT)
             if not isinstance(text, str):

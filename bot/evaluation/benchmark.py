@@ -31,6 +31,7 @@ NLU-only and Rasa's training cache is off, so every training is timed in full.
 Writes ``benchmark.json``, ``benchmark.md`` and ``threshold_curve.png`` to
 ``reports/nlu-benchmark/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,10 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import yaml
 
@@ -54,8 +56,8 @@ SEED = 42
 N_FOLDS = 5
 TOP_RANKING = 10  # as many ranked intents as DIET reports by default
 
-Examples = Sequence[Tuple[str, str]]
-Predict = Callable[[Examples], List[Prediction]]
+Examples = Sequence[tuple[str, str]]
+Predict = Callable[[Examples], list[Prediction]]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,10 @@ class System:
 
 # --- folds ------------------------------------------------------------------
 
-def stratified_folds(labels: Sequence[str], n_folds: int = N_FOLDS, seed: int = SEED) -> List[Tuple[List[int], List[int]]]:
+
+def stratified_folds(
+    labels: Sequence[str], n_folds: int = N_FOLDS, seed: int = SEED
+) -> list[tuple[list[int], list[int]]]:
     """(train, test) index lists; each intent spread evenly over the test folds."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -80,17 +85,18 @@ def stratified_folds(labels: Sequence[str], n_folds: int = N_FOLDS, seed: int = 
     ]
 
 
-def subset(examples: Examples, indices: Sequence[int]) -> List[Tuple[str, str]]:
+def subset(examples: Examples, indices: Sequence[int]) -> list[tuple[str, str]]:
     return [examples[i] for i in indices]
 
 
 # --- Rasa systems -----------------------------------------------------------
 
-def our_config(config_path: Path) -> Dict:
+
+def our_config(config_path: Path) -> dict:
     return yaml.safe_load(config_path.read_text(encoding="utf-8"))
 
 
-def stock_config() -> Dict:
+def stock_config() -> dict:
     """The pipeline `rasa init` projects train with, with fixed seeds."""
     import rasa.engine.recipes
 
@@ -102,7 +108,7 @@ def stock_config() -> Dict:
     return config
 
 
-def fallback_thresholds(config: Dict) -> Tuple[float, float]:
+def fallback_thresholds(config: dict) -> tuple[float, float]:
     for component in config["pipeline"]:
         if component["name"] == "FallbackClassifier":
             return float(component["threshold"]), float(component.get("ambiguity_threshold", 0.1))
@@ -118,7 +124,7 @@ def write_rasa_nlu_data(examples: Examples, path: Path) -> None:
     RasaYAMLWriter().dump(str(path), TrainingData(training_examples=messages))
 
 
-def train_rasa_nlu(config: Dict, examples: Examples, workdir: Path) -> Predict:
+def train_rasa_nlu(config: dict, examples: Examples, workdir: Path) -> Predict:
     """Train the NLU part only, load it, and return a predictor (after one warm-up parse)."""
     import rasa.model_training
     from rasa.core.agent import Agent
@@ -134,12 +140,13 @@ def train_rasa_nlu(config: Dict, examples: Examples, workdir: Path) -> Predict:
     return lambda batch: asyncio.run(predict_with_agent(agent, batch))
 
 
-def rasa_system(key: str, title: str, config: Dict) -> System:
+def rasa_system(key: str, title: str, config: dict) -> System:
     threshold, ambiguity = fallback_thresholds(config)
     return System(key, title, threshold, ambiguity, lambda examples, workdir: train_rasa_nlu(config, examples, workdir))
 
 
 # --- the scikit-learn baseline ----------------------------------------------
+
 
 def plain_jieba_tokenize():
     """jieba with its own dictionary only: a fresh instance, untouched by the
@@ -166,11 +173,11 @@ def train_tfidf_lr(examples: Examples, workdir: Path) -> Predict:
     )
     model.fit([text for text, _ in examples], [intent for _, intent in examples])
 
-    def predict(batch: Examples) -> List[Prediction]:
+    def predict(batch: Examples) -> list[Prediction]:
         predictions = []
         for text, gold in batch:  # one message at a time, as a bot receives them
             probabilities = model.predict_proba([text])[0]
-            ranked = sorted(zip(model.classes_, probabilities), key=lambda pair: -pair[1])[:TOP_RANKING]
+            ranked = sorted(zip(model.classes_, probabilities, strict=True), key=lambda pair: -pair[1])[:TOP_RANKING]
             predictions.append(Prediction(text, gold, tuple((str(name), float(p)) for name, p in ranked)))
         return predictions
 
@@ -181,7 +188,7 @@ def tfidf_system() -> System:
     return System("tfidf_lr", "jieba + TF-IDF + logistic regression", 0.0, 0.0, train_tfidf_lr)
 
 
-def benchmark_systems(config_path: Path) -> List[System]:
+def benchmark_systems(config_path: Path) -> list[System]:
     return [
         rasa_system("ours", "our pipeline (config.yml)", our_config(config_path)),
         rasa_system("stock", "stock `rasa init` pipeline", stock_config()),
@@ -191,41 +198,50 @@ def benchmark_systems(config_path: Path) -> List[System]:
 
 # --- metrics ----------------------------------------------------------------
 
-def per_intent_f1(predictions: Sequence[Prediction], threshold: float, ambiguity: float) -> Dict[str, float]:
+
+def per_intent_f1(predictions: Sequence[Prediction], threshold: float, ambiguity: float) -> dict[str, float]:
     from sklearn.metrics import f1_score
 
     gold = [p.gold for p in predictions]
     scored = [scored_label(p.decide(threshold, ambiguity)) for p in predictions]
     labels = sorted(set(gold))
     scores = f1_score(gold, scored, labels=labels, average=None, zero_division=0)
-    return {label: round(float(score), 4) for label, score in zip(labels, scores)}
+    return {label: round(float(score), 4) for label, score in zip(labels, scores, strict=True)}
 
 
-def top_confusions(predictions: Sequence[Prediction], threshold: float, ambiguity: float, count: int = 15) -> List[Dict]:
+def top_confusions(
+    predictions: Sequence[Prediction], threshold: float, ambiguity: float, count: int = 15
+) -> list[dict]:
     """The most frequent (gold, decided) mistakes: where the training data is thin."""
     from collections import Counter
 
-    pairs = Counter((p.gold, p.decide(threshold, ambiguity)) for p in predictions
-                    if scored_label(p.decide(threshold, ambiguity)) != p.gold)
+    pairs = Counter(
+        (p.gold, p.decide(threshold, ambiguity))
+        for p in predictions
+        if scored_label(p.decide(threshold, ambiguity)) != p.gold
+    )
     return [{"gold": gold, "predicted": predicted, "count": n} for (gold, predicted), n in pairs.most_common(count)]
 
 
-def score(predictions: Sequence[Prediction], system: System) -> Dict:
+def score(predictions: Sequence[Prediction], system: System) -> dict:
     """Figures as the system acts (its own fallback) and for its classifier alone."""
     acting = summarise(predictions, system.threshold, system.ambiguity)
     classifier_only = summarise(predictions, 0.0, 0.0)
-    return {**acting, "classifier_only_accuracy": classifier_only["intent_accuracy"],
-            "classifier_only_macro_f1": classifier_only["macro_f1"]}
+    return {
+        **acting,
+        "classifier_only_accuracy": classifier_only["intent_accuracy"],
+        "classifier_only_macro_f1": classifier_only["macro_f1"],
+    }
 
 
 @dataclass
 class Timed:
-    predictions: List[Prediction]
+    predictions: list[Prediction]
     train_seconds: float
     inference_ms: float
 
 
-def train_and_predict(system: System, train: Examples, test: Examples, workdir: Path) -> Tuple[Timed, Predict]:
+def train_and_predict(system: System, train: Examples, test: Examples, workdir: Path) -> tuple[Timed, Predict]:
     started = time.perf_counter()
     predict = system.train(train, workdir)
     trained = time.perf_counter()
@@ -235,56 +251,76 @@ def train_and_predict(system: System, train: Examples, test: Examples, workdir: 
     return timed, predict
 
 
-def mean_std(values: Sequence[float]) -> Dict[str, float]:
-    return {"mean": round(statistics.mean(values), 4),
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "mean": round(statistics.mean(values), 4),
+        "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+    }
 
 
-def cross_validate(system: System, examples: Examples, folds, workdir: Path) -> Dict:
+def cross_validate(system: System, examples: Examples, folds, workdir: Path) -> dict:
     fold_rows, pooled = [], []
     for number, (train_idx, test_idx) in enumerate(folds, start=1):
         fold_dir = workdir / f"{system.key}-fold{number}"
         fold_dir.mkdir(parents=True)
         timed, _ = train_and_predict(system, subset(examples, train_idx), subset(examples, test_idx), fold_dir)
-        fold_rows.append({**score(timed.predictions, system), "train_seconds": timed.train_seconds,
-                          "inference_ms": timed.inference_ms})
+        fold_rows.append(
+            {
+                **score(timed.predictions, system),
+                "train_seconds": timed.train_seconds,
+                "inference_ms": timed.inference_ms,
+            }
+        )
         pooled.extend(timed.predictions)
-        print(f"  {system.key} fold {number}: accuracy {fold_rows[-1]['intent_accuracy']:.3f}"
-              f"  macro-F1 {fold_rows[-1]['macro_f1']:.3f}  train {timed.train_seconds:.1f} s", flush=True)
+        print(
+            f"  {system.key} fold {number}: accuracy {fold_rows[-1]['intent_accuracy']:.3f}"
+            f"  macro-F1 {fold_rows[-1]['macro_f1']:.3f}  train {timed.train_seconds:.1f} s",
+            flush=True,
+        )
         gc.collect()
-    summary = {key: mean_std([row[key] for row in fold_rows])
-               for key in ("intent_accuracy", "macro_f1", "classifier_only_accuracy", "train_seconds", "inference_ms")}
-    return {"folds": fold_rows, "summary": summary,
-            "per_intent_f1": per_intent_f1(pooled, system.threshold, system.ambiguity),
-            "top_confusions": top_confusions(pooled, system.threshold, system.ambiguity),
-            "errors": errors(pooled, system.threshold, system.ambiguity),
-            # The same trade-off on four times as many unseen messages (harder ones).
-            "threshold_curve": threshold_curve.threshold_curve(pooled, system.ambiguity) if system.threshold else None}
+    summary = {
+        key: mean_std([row[key] for row in fold_rows])
+        for key in ("intent_accuracy", "macro_f1", "classifier_only_accuracy", "train_seconds", "inference_ms")
+    }
+    return {
+        "folds": fold_rows,
+        "summary": summary,
+        "per_intent_f1": per_intent_f1(pooled, system.threshold, system.ambiguity),
+        "top_confusions": top_confusions(pooled, system.threshold, system.ambiguity),
+        "errors": errors(pooled, system.threshold, system.ambiguity),
+        # The same trade-off on four times as many unseen messages (harder ones).
+        "threshold_curve": threshold_curve.threshold_curve(pooled, system.ambiguity) if system.threshold else None,
+    }
 
 
-def held_out(system: System, train: Examples, test: Examples, workdir: Path) -> Tuple[Dict, List[Prediction], Predict]:
+def held_out(system: System, train: Examples, test: Examples, workdir: Path) -> tuple[dict, list[Prediction], Predict]:
     run_dir = workdir / f"{system.key}-all"
     run_dir.mkdir(parents=True)
     timed, predict = train_and_predict(system, train, test, run_dir)
-    figures = {**score(timed.predictions, system), "train_seconds": timed.train_seconds,
-               "inference_ms": timed.inference_ms,
-               "per_intent_f1": per_intent_f1(timed.predictions, system.threshold, system.ambiguity)}
+    figures = {
+        **score(timed.predictions, system),
+        "train_seconds": timed.train_seconds,
+        "inference_ms": timed.inference_ms,
+        "per_intent_f1": per_intent_f1(timed.predictions, system.threshold, system.ambiguity),
+    }
     return figures, timed.predictions, predict
 
 
 # --- tables -----------------------------------------------------------------
 
-def _pm(figure: Dict[str, float], digits: int = 3) -> str:
+
+def _pm(figure: dict[str, float], digits: int = 3) -> str:
     return f"{figure['mean']:.{digits}f} ± {figure['std']:.{digits}f}"
 
 
-def main_table(results: Dict) -> str:
+def main_table(results: dict) -> str:
     lines = [
         "| system | CV accuracy | CV macro-F1 | held-out accuracy | held-out macro-F1 | held-out OOS caught"
-        " | held-out in-scope escalated | classifier alone (CV / held-out) | train s (CV fold / all data) | ms per message |",
+        " | held-out in-scope escalated | classifier alone (CV / held-out) | train s (CV fold / all data)"
+        " | ms per message |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, result in results.items():
+    for result in results.values():
         cv, ho = result["cv"]["summary"], result["held_out"]
         lines.append(
             f"| {result['title']} | {_pm(cv['intent_accuracy'])} | {_pm(cv['macro_f1'])}"
@@ -296,19 +332,22 @@ def main_table(results: Dict) -> str:
     return "\n".join(lines)
 
 
-def realistic_table(results: Dict) -> str:
-    lines = ["| system | accuracy | in-scope accuracy | macro-F1 | OOS caught | in-scope escalated |",
-             "|---|---|---|---|---|---|"]
+def realistic_table(results: dict) -> str:
+    lines = [
+        "| system | accuracy | in-scope accuracy | macro-F1 | OOS caught | in-scope escalated |",
+        "|---|---|---|---|---|---|",
+    ]
     for result in results.values():
         figures = result["realistic"]
         lines.append(
             f"| {result['title']} | {figures['intent_accuracy']:.3f} | {figures['in_scope_accuracy']:.3f}"
             f" | {figures['macro_f1']:.3f} | {figures['out_of_scope_caught']:.3f}"
-            f" | {figures['in_scope_wrongly_escalated']:.3f} |")
+            f" | {figures['in_scope_wrongly_escalated']:.3f} |"
+        )
     return "\n".join(lines)
 
 
-def per_intent_table(results: Dict) -> str:
+def per_intent_table(results: dict) -> str:
     keys = list(results)
     intents = sorted(next(iter(results.values()))["held_out"]["per_intent_f1"])
     header = "| intent | " + " | ".join(f"{key} CV | {key} held-out" for key in keys) + " |"
@@ -322,11 +361,13 @@ def per_intent_table(results: Dict) -> str:
     return "\n".join(lines)
 
 
-def robustness_table(results: Dict) -> str:
+def robustness_table(results: dict) -> str:
     keys = list(results)
     first = results[keys[0]]["robustness"]
     lines = [
-        "| rewrite of the held-out set | messages changed | " + " | ".join(f"{key} accuracy (drop)" for key in keys) + " |",
+        "| rewrite of the held-out set | messages changed | "
+        + " | ".join(f"{key} accuracy (drop)" for key in keys)
+        + " |",
         "|---|---|" + "---|" * len(keys),
         "| clean | 0 | " + " | ".join(f"{results[key]['robustness']['clean_accuracy']:.3f}" for key in keys) + " |",
     ]
@@ -340,7 +381,7 @@ def robustness_table(results: Dict) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(report: Dict) -> str:
+def markdown_report(report: dict) -> str:
     results = report["systems"]
     curve = report["threshold_curve"]
     sections = [
@@ -351,23 +392,36 @@ def markdown_report(report: Dict) -> str:
         "## Robustness (held-out accuracy, change in points)\n\n" + robustness_table(results),
     ]
     if all("realistic" in result for result in results.values()):
-        sections.insert(2, f"## Realistic set ({report.get('realistic_examples', 0)} messages, each system's"
-                           f" all-data model)\n\n" + realistic_table(results))
+        sections.insert(
+            2,
+            f"## Realistic set ({report.get('realistic_examples', 0)} messages, each system's"
+            f" all-data model)\n\n" + realistic_table(results),
+        )
     if curve:
         sections.append(
             f"## Fallback threshold curve (our pipeline, held-out; configured {curve['configured']},"
-            f" chosen {curve['chosen']})\n\n" + threshold_curve.markdown_table(curve["curve"], curve["chosen"]))
+            f" chosen {curve['chosen']})\n\n" + threshold_curve.markdown_table(curve["curve"], curve["chosen"])
+        )
     if "ours" in results and results["ours"]["cv"].get("threshold_curve"):
-        sections.append("## Fallback threshold curve (our pipeline, CV folds pooled)\n\n"
-                        + threshold_curve.markdown_table(results["ours"]["cv"]["threshold_curve"], None))
+        sections.append(
+            "## Fallback threshold curve (our pipeline, CV folds pooled)\n\n"
+            + threshold_curve.markdown_table(results["ours"]["cv"]["threshold_curve"], None)
+        )
     return "\n\n".join(sections) + "\n"
 
 
 # --- run --------------------------------------------------------------------
 
-def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
-        systems_filter: Sequence[str] = (), held_out_only: bool = False,
-        realistic_path: Optional[Path] = None) -> Dict:
+
+def run(
+    config_path: Path,
+    data_path: Path,
+    held_out_path: Path,
+    out: Path,
+    systems_filter: Sequence[str] = (),
+    held_out_only: bool = False,
+    realistic_path: Optional[Path] = None,
+) -> dict:
     started = time.perf_counter()
     training, test = load_examples(data_path), load_examples(held_out_path)
     realistic = load_examples(realistic_path) if realistic_path and realistic_path.exists() else []
@@ -384,8 +438,13 @@ def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
             print(f"{system.title}: all training data, held-out set, robustness", flush=True)
             figures, predictions, predict = held_out(system, training, test, workdir)
             robust = robustness.robustness_report(predict, test, system.threshold, system.ambiguity)
-            results[system.key] = {"title": system.title, "fallback": [system.threshold, system.ambiguity],
-                                   "cv": cv, "held_out": figures, "robustness": robust}
+            results[system.key] = {
+                "title": system.title,
+                "fallback": [system.threshold, system.ambiguity],
+                "cv": cv,
+                "held_out": figures,
+                "robustness": robust,
+            }
             if realistic:
                 results[system.key]["realistic"] = score(predict(realistic), system)
             if system.key == "ours":
@@ -393,31 +452,37 @@ def run(config_path: Path, data_path: Path, held_out_path: Path, out: Path,
             del predict
             gc.collect()
     report = {
-        "training_examples": len(training), "held_out_examples": len(test), "realistic_examples": len(realistic),
-        "folds": N_FOLDS, "seed": SEED,
+        "training_examples": len(training),
+        "held_out_examples": len(test),
+        "realistic_examples": len(realistic),
+        "folds": N_FOLDS,
+        "seed": SEED,
         "fold_test_indices": [test_idx for _, test_idx in folds],
-        "systems": results, "threshold_curve": curve,
+        "systems": results,
+        "threshold_curve": curve,
         "total_minutes": round((time.perf_counter() - started) / 60, 2),
     }
     return report
 
 
-def threshold_curve_report(predictions: Sequence[Prediction], config_path: Path, out: Path,
-                           cv_curve: Optional[Sequence[Dict]] = None) -> Dict:
+def threshold_curve_report(
+    predictions: Sequence[Prediction], config_path: Path, out: Path, cv_curve: Optional[Sequence[dict]] = None
+) -> dict:
     configured, ambiguity = configured_thresholds(config_path)
     curve = threshold_curve.threshold_curve(predictions, ambiguity)
     return choose_and_draw(curve, configured, ambiguity, cv_curve, out)
 
 
-def choose_and_draw(curve: Sequence[Dict], configured: float, ambiguity: float,
-                    cv_curve: Optional[Sequence[Dict]], out: Path) -> Dict:
+def choose_and_draw(
+    curve: Sequence[dict], configured: float, ambiguity: float, cv_curve: Optional[Sequence[dict]], out: Path
+) -> dict:
     chosen = threshold_curve.choose_threshold(curve, configured, cv_curve)
     chosen_threshold = chosen["threshold"] if chosen else None
     threshold_curve.draw_curve(curve, chosen_threshold, configured, out / "threshold_curve.png", cv_curve)
     return {"configured": configured, "ambiguity": ambiguity, "chosen": chosen_threshold, "curve": curve}
 
 
-def rerender(out: Path) -> Dict:
+def rerender(out: Path) -> dict:
     """benchmark.md and the chart again from benchmark.json, after a change to the report code."""
     report = json.loads((out / "benchmark.json").read_text(encoding="utf-8"))
     old = report["threshold_curve"]
@@ -426,19 +491,27 @@ def rerender(out: Path) -> Dict:
     return report
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.yml"))
     parser.add_argument("--data", type=Path, default=Path("data"), help="an NLU file, or a folder of them")
     parser.add_argument("--held-out", type=Path, default=Path("tests/nlu_heldout.yml"))
-    parser.add_argument("--realistic", type=Path, default=Path("tests/nlu_realistic.yml"),
-                        help="a second held-out set, scored on each system's all-data model")
+    parser.add_argument(
+        "--realistic",
+        type=Path,
+        default=Path("tests/nlu_realistic.yml"),
+        help="a second held-out set, scored on each system's all-data model",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/nlu-benchmark"))
     parser.add_argument("--systems", nargs="*", default=(), help="only these (ours, stock, tfidf_lr)")
-    parser.add_argument("--held-out-only", action="store_true",
-                        help="skip cross-validation (a quick look while working on the data)")
-    parser.add_argument("--rerender", action="store_true",
-                        help="no training: rewrite benchmark.md and the chart from the existing benchmark.json")
+    parser.add_argument(
+        "--held-out-only", action="store_true", help="skip cross-validation (a quick look while working on the data)"
+    )
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="no training: rewrite benchmark.md and the chart from the existing benchmark.json",
+    )
     args = parser.parse_args(argv)
 
     if args.rerender:
@@ -453,15 +526,21 @@ def main(argv: Sequence[str] = None) -> int:
     report = run(args.config, args.data, args.held_out, args.out, args.systems, args.held_out_only, args.realistic)
     (args.out / "benchmark.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if args.held_out_only:
-        print(json.dumps({key: {k: v for k, v in result["held_out"].items() if k != "per_intent_f1"}
-                          for key, result in report["systems"].items()}, indent=1))
+        print(
+            json.dumps(
+                {
+                    key: {k: v for k, v in result["held_out"].items() if k != "per_intent_f1"}
+                    for key, result in report["systems"].items()
+                },
+                indent=1,
+            )
+        )
         print(robustness_table(report["systems"]))
         return 0
     markdown = markdown_report(report)
     (args.out / "benchmark.md").write_text(markdown, encoding="utf-8")
     print("\n" + markdown)
-    print(f"Wrote {args.out}/benchmark.json, benchmark.md, threshold_curve.png"
-          f" ({report['total_minutes']:.1f} min)")
+    print(f"Wrote {args.out}/benchmark.json, benchmark.md, threshold_curve.png ({report['total_minutes']:.1f} min)")
     return 0
 
 

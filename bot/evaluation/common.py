@@ -3,12 +3,14 @@
 The modules depend in one direction only: common ← nlu ← robustness,
 threshold_curve ← benchmark (docs/architecture.md).
 """
+
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 
 def standalone_arguments(description: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:

@@ -9,6 +9,7 @@ set, in points. ``python -m bot.evaluation.robustness`` runs it on the trained
 model (``models/triage.tar.gz``); ``make benchmark-nlu`` runs it for every
 benchmarked system.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,9 +18,10 @@ import json
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, List, Sequence, Tuple
+from typing import Optional
 
 from bot import knowledge
 from bot.evaluation.common import standalone_arguments
@@ -37,7 +39,7 @@ FILLERS = ["那个", "就是", "请问", "嗯", "呃", "额", "那个那个", "�
 MID_FILLERS = ["就是", "那个", "然后", "嗯"]
 EMOJI = ["😭", "🙏", "😡", "👍", "🤔", "😂", "💢", "🥺", "😤", "❤️", "😅", "🙄"]
 
-Examples = Sequence[Tuple[str, str]]
+Examples = Sequence[tuple[str, str]]
 Rewrite = Callable[[str, random.Random], str]
 
 
@@ -47,12 +49,13 @@ class Transformation:
     description: str
     rewrite: Rewrite
     # Messages of these intents stay as they are: the rewrite would change what they mean.
-    skip_intents: FrozenSet[str] = frozenset()
+    skip_intents: frozenset[str] = frozenset()
 
 
 # --- the rewrites -----------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _to_traditional_converter():
     import opencc
 
@@ -118,14 +121,14 @@ def add_emoji(text: str, rng: random.Random) -> str:
     return emoji + text if rng.random() < 0.3 else text + emoji
 
 
-@functools.lru_cache(maxsize=None)
-def load_word_variants(name: str) -> Dict[str, Tuple[str, ...]]:
+@functools.cache
+def load_word_variants(name: str) -> dict[str, tuple[str, ...]]:
     """Word -> its variants, from the word list ``name`` (e.g. :data:`HOMOPHONES`)."""
     words = knowledge.load(name)["words"]
     return {word: tuple(variants) for word, variants in words.items()}
 
 
-def replace_one_word(text: str, variants: Dict[str, Tuple[str, ...]], rng: random.Random, spaced: bool) -> str:
+def replace_one_word(text: str, variants: dict[str, tuple[str, ...]], rng: random.Random, spaced: bool) -> str:
     """Swap one listed word the message contains (first occurrence) for one of its variants."""
     present = sorted(word for word in variants if word in text)
     if not present:
@@ -136,7 +139,7 @@ def replace_one_word(text: str, variants: Dict[str, Tuple[str, ...]], rng: rando
         # Latin words typed among Chinese characters usually get spaces around them.
         replacement = f" {replacement} "
     start = text.index(word)
-    return _SPACES.sub(" ", text[:start] + replacement + text[start + len(word):]).strip()
+    return _SPACES.sub(" ", text[:start] + replacement + text[start + len(word) :]).strip()
 
 
 def add_typo(text: str, rng: random.Random) -> str:
@@ -147,8 +150,8 @@ def mix_english(text: str, rng: random.Random) -> str:
     return replace_one_word(text, load_word_variants(ENGLISH_WORDS), rng, spaced=True)
 
 
-@functools.lru_cache(maxsize=None)
-def load_phrases(name: str) -> Dict[str, Tuple[str, ...]]:
+@functools.cache
+def load_phrases(name: str) -> dict[str, tuple[str, ...]]:
     """The phrase list ``name`` (a mapping of lists: ``before:``, ``after:``, ...) as tuples of strings."""
     data = knowledge.load(name)
     return {key: tuple(str(item) for item in items) for key, items in data.items()}
@@ -158,7 +161,7 @@ GLUE_SEPARATORS = (" ", "", "，")  # typed with a space, run together, or with 
 GLUE_BEFORE_SHARE = 0.6
 
 
-def glue_phrase(text: str, phrases: Dict[str, Tuple[str, ...]], rng: random.Random) -> str:
+def glue_phrase(text: str, phrases: dict[str, tuple[str, ...]], rng: random.Random) -> str:
     """One phrase typed in front of the message (``before``) or after it (``after``)."""
     before = rng.random() < GLUE_BEFORE_SHARE
     phrase = rng.choice(phrases["before" if before else "after"])
@@ -224,10 +227,11 @@ MULTI_INTENT_SKIPPED_INTENTS = frozenset({"greet"})
 # A greeting's politeness is all of it: 您好客服 → 客服 would be a request.
 FRAGMENTS_SKIPPED_INTENTS = frozenset({"greet"})
 # Anger glued onto these would change what they say; case intents keep theirs.
-VENTING_SKIPPED_INTENTS = frozenset({"greet", "thank", "affirm", "goodbye", "rate", "inform", "deny",
-                                     "resume_bot", "bot_challenge"})
+VENTING_SKIPPED_INTENTS = frozenset(
+    {"greet", "thank", "affirm", "goodbye", "rate", "inform", "deny", "resume_bot", "bot_challenge"}
+)
 
-TRANSFORMATIONS: List[Transformation] = [
+TRANSFORMATIONS: list[Transformation] = [
     Transformation("traditional", "traditional characters (OpenCC s2t)", to_traditional),
     Transformation("full_width", "full-width digits, letters, punctuation and spaces", to_full_width),
     Transformation("typo_homophone", "one typo or homophone (homophones.yml)", add_typo),
@@ -235,16 +239,28 @@ TRANSFORMATIONS: List[Transformation] = [
     Transformation("filler", "filler words added (那个、就是、请问…)", add_filler),
     Transformation("emoji", "one to three emoji added", add_emoji),
     Transformation("english_mix", "one word in English (english_words.yml)", mix_english),
-    Transformation("multi_intent", "a greeting before or after the request (greetings.yml; not greet)",
-                   add_greeting, MULTI_INTENT_SKIPPED_INTENTS),
-    Transformation("venting", "anger or impatience before or after (venting.yml; not on social, rate or inform turns)",
-                   add_venting, VENTING_SKIPPED_INTENTS),
-    Transformation("fragments", "terse: politeness, fillers, final particles, punctuation dropped"
-                   " (fragments.yml; not greet)", to_fragment, FRAGMENTS_SKIPPED_INTENTS),
+    Transformation(
+        "multi_intent",
+        "a greeting before or after the request (greetings.yml; not greet)",
+        add_greeting,
+        MULTI_INTENT_SKIPPED_INTENTS,
+    ),
+    Transformation(
+        "venting",
+        "anger or impatience before or after (venting.yml; not on social, rate or inform turns)",
+        add_venting,
+        VENTING_SKIPPED_INTENTS,
+    ),
+    Transformation(
+        "fragments",
+        "terse: politeness, fillers, final particles, punctuation dropped (fragments.yml; not greet)",
+        to_fragment,
+        FRAGMENTS_SKIPPED_INTENTS,
+    ),
 ]
 
 
-def transform_examples(examples: Examples, transformation: Transformation, seed: int = SEED) -> List[Tuple[str, str]]:
+def transform_examples(examples: Examples, transformation: Transformation, seed: int = SEED) -> list[tuple[str, str]]:
     """Each message rewritten with its own seeded generator, intents kept.
 
     Messages of the transformation's skipped intents come back unchanged.
@@ -261,53 +277,66 @@ def transform_examples(examples: Examples, transformation: Transformation, seed:
 
 # --- the report -------------------------------------------------------------
 
-Predict = Callable[[Examples], List[Prediction]]
+Predict = Callable[[Examples], list[Prediction]]
 
 
 def accuracy(predictions: Sequence[Prediction], threshold: float, ambiguity: float) -> float:
     return summarise(predictions, threshold, ambiguity)["intent_accuracy"]
 
 
-def newly_wrong(clean: Sequence[Prediction], rewritten: Sequence[Prediction],
-                threshold: float, ambiguity: float) -> List[Dict]:
+def newly_wrong(
+    clean: Sequence[Prediction], rewritten: Sequence[Prediction], threshold: float, ambiguity: float
+) -> list[dict]:
     """Messages understood when clean and misunderstood once rewritten."""
+
     def right(prediction: Prediction) -> bool:
         return scored_label(prediction.decide(threshold, ambiguity)) == prediction.gold
 
     return [
-        {"clean": before.text, "rewritten": after.text, "gold": after.gold,
-         "predicted": after.decide(threshold, ambiguity)}
-        for before, after in zip(clean, rewritten)
+        {
+            "clean": before.text,
+            "rewritten": after.text,
+            "gold": after.gold,
+            "predicted": after.decide(threshold, ambiguity),
+        }
+        for before, after in zip(clean, rewritten, strict=True)
         if right(before) and not right(after)
     ]
 
 
-def robustness_report(predict: Predict, examples: Examples, threshold: float, ambiguity: float,
-                      transformations: Sequence[Transformation] = TRANSFORMATIONS) -> Dict:
+def robustness_report(
+    predict: Predict,
+    examples: Examples,
+    threshold: float,
+    ambiguity: float,
+    transformations: Sequence[Transformation] = TRANSFORMATIONS,
+) -> dict:
     """Accuracy on the clean and each rewritten set; drops in points (clean minus rewritten)."""
     clean = predict(examples)
     clean_accuracy = accuracy(clean, threshold, ambiguity)
     rows = []
     for transformation in transformations:
         rewritten = transform_examples(examples, transformation)
-        changed = [i for i, (old, new) in enumerate(zip(examples, rewritten)) if old[0] != new[0]]
+        changed = [i for i, (old, new) in enumerate(zip(examples, rewritten, strict=True)) if old[0] != new[0]]
         predictions = predict(rewritten)
         transformed_accuracy = accuracy(predictions, threshold, ambiguity)
-        rows.append({
-            "transformation": transformation.name,
-            "description": transformation.description,
-            "changed_messages": len(changed),
-            "accuracy": transformed_accuracy,
-            "drop_points": round(100 * (clean_accuracy - transformed_accuracy), 2),
-            # The same comparison on the messages the rewrite actually touched.
-            "changed_clean_accuracy": accuracy([clean[i] for i in changed], threshold, ambiguity),
-            "changed_accuracy": accuracy([predictions[i] for i in changed], threshold, ambiguity),
-            "newly_wrong": newly_wrong(clean, predictions, threshold, ambiguity),
-        })
+        rows.append(
+            {
+                "transformation": transformation.name,
+                "description": transformation.description,
+                "changed_messages": len(changed),
+                "accuracy": transformed_accuracy,
+                "drop_points": round(100 * (clean_accuracy - transformed_accuracy), 2),
+                # The same comparison on the messages the rewrite actually touched.
+                "changed_clean_accuracy": accuracy([clean[i] for i in changed], threshold, ambiguity),
+                "changed_accuracy": accuracy([predictions[i] for i in changed], threshold, ambiguity),
+                "newly_wrong": newly_wrong(clean, predictions, threshold, ambiguity),
+            }
+        )
     return {"examples": len(examples), "clean_accuracy": clean_accuracy, "transformations": rows}
 
 
-def markdown_table(report: Dict) -> str:
+def markdown_table(report: dict) -> str:
     lines = [
         f"Clean held-out accuracy: {report['clean_accuracy']:.3f} ({report['examples']} messages)",
         "",
@@ -331,7 +360,7 @@ def model_predictor(model_path: Path) -> Predict:
     return lambda examples: asyncio.run(predict_with_agent(agent, examples))
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     threshold, ambiguity = configured_thresholds(args.config)
     report = robustness_report(model_predictor(args.model), load_examples(args.data), threshold, ambiguity)

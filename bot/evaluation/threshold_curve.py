@@ -8,12 +8,14 @@ that meets the goals with the best accuracy (``choose_threshold``). ``python -m
 bot.evaluation.threshold_curve`` runs it on the trained model; ``make
 benchmark-nlu`` on the pipeline it trains.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Optional
 
 from bot.evaluation.common import standalone_arguments
 from bot.evaluation.nlu import Prediction, configured_thresholds, load_examples, threshold_sweep
@@ -24,7 +26,7 @@ MIN_OOS_CAUGHT = 0.90
 MAX_IN_SCOPE_ESCALATED = 0.03
 
 
-def threshold_curve(predictions: Sequence[Prediction], ambiguity: float) -> List[Dict]:
+def threshold_curve(predictions: Sequence[Prediction], ambiguity: float) -> list[dict]:
     """One row per threshold, with the share of out-of-scope messages slipping through."""
     rows = []
     for row in threshold_sweep(predictions, ambiguity):
@@ -32,18 +34,18 @@ def threshold_curve(predictions: Sequence[Prediction], ambiguity: float) -> List
     return rows
 
 
-def meets_goals(row: Dict) -> bool:
-    return (row["out_of_scope_caught"] >= MIN_OOS_CAUGHT
-            and row["in_scope_wrongly_escalated"] <= MAX_IN_SCOPE_ESCALATED)
+def meets_goals(row: dict) -> bool:
+    return row["out_of_scope_caught"] >= MIN_OOS_CAUGHT and row["in_scope_wrongly_escalated"] <= MAX_IN_SCOPE_ESCALATED
 
 
-def total_error(row: Dict) -> float:
+def total_error(row: dict) -> float:
     """Both kinds of error, each as a share of its own kind of message."""
     return round(row["in_scope_wrongly_escalated"] + row["out_of_scope_slipped"], 4)
 
 
-def choose_threshold(curve: Sequence[Dict], configured: Optional[float] = None,
-                     cv_curve: Optional[Sequence[Dict]] = None) -> Optional[Dict]:
+def choose_threshold(
+    curve: Sequence[dict], configured: Optional[float] = None, cv_curve: Optional[Sequence[dict]] = None
+) -> Optional[dict]:
     """Within the goals on the held-out set, the most accurate threshold.
 
     Thresholds that tie on held-out accuracy form a plateau; on 397 messages
@@ -58,8 +60,10 @@ def choose_threshold(curve: Sequence[Dict], configured: Optional[float] = None,
     if not candidates:
         return None
     best_accuracy = max(round(row["intent_accuracy"], 3) for row in candidates)
-    plateau = sorted((row for row in candidates if round(row["intent_accuracy"], 3) == best_accuracy),
-                     key=lambda row: row["threshold"])
+    plateau = sorted(
+        (row for row in candidates if round(row["intent_accuracy"], 3) == best_accuracy),
+        key=lambda row: row["threshold"],
+    )
     if cv_curve:
         cv_error = {round(row["threshold"], 2): total_error(row) for row in cv_curve}
         return min(plateau, key=lambda row: (cv_error.get(round(row["threshold"], 2), 1.0), row["threshold"]))
@@ -71,10 +75,12 @@ def choose_threshold(curve: Sequence[Dict], configured: Optional[float] = None,
     return plateau[(len(plateau) - 1) // 2]
 
 
-def _thresholds_by_point(thresholds: Sequence[float], xs: Sequence[float], ys: Sequence[float]) -> Dict[tuple, List[float]]:
+def _thresholds_by_point(
+    thresholds: Sequence[float], xs: Sequence[float], ys: Sequence[float]
+) -> dict[tuple, list[float]]:
     """Thresholds that land on the same point of the trade-off share one label."""
-    grouped: Dict[tuple, List[float]] = {}
-    for threshold, x, y in zip(thresholds, xs, ys):
+    grouped: dict[tuple, list[float]] = {}
+    for threshold, x, y in zip(thresholds, xs, ys, strict=True):
         grouped.setdefault((round(x, 6), round(y, 6)), []).append(threshold)
     return grouped
 
@@ -83,8 +89,13 @@ def _label(group: Sequence[float]) -> str:
     return f"{group[0]:.2f}" if len(group) == 1 else f"{group[0]:.2f}–{group[-1]:.2f}"
 
 
-def draw_curve(curve: Sequence[Dict], chosen: Optional[float], configured: float, path: Path,
-               cv_curve: Optional[Sequence[Dict]] = None) -> None:
+def draw_curve(
+    curve: Sequence[dict],
+    chosen: Optional[float],
+    configured: float,
+    path: Path,
+    cv_curve: Optional[Sequence[dict]] = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,12 +110,22 @@ def draw_curve(curve: Sequence[Dict], chosen: Optional[float], configured: float
     by_threshold.plot(thresholds, escalated, "o-", color="#3b78c2", label="in-scope wrongly escalated (held-out)")
     by_threshold.plot(thresholds, slipped, "s-", color="#e8883a", label="out-of-scope slipping through (held-out)")
     if cv_curve:
-        by_threshold.plot([row["threshold"] for row in cv_curve],
-                          [100 * row["in_scope_wrongly_escalated"] for row in cv_curve],
-                          "--", color="#3b78c2", alpha=0.5, label="in-scope wrongly escalated (CV folds)")
-        by_threshold.plot([row["threshold"] for row in cv_curve],
-                          [100 * row["out_of_scope_slipped"] for row in cv_curve],
-                          "--", color="#e8883a", alpha=0.5, label="out-of-scope slipping through (CV folds)")
+        by_threshold.plot(
+            [row["threshold"] for row in cv_curve],
+            [100 * row["in_scope_wrongly_escalated"] for row in cv_curve],
+            "--",
+            color="#3b78c2",
+            alpha=0.5,
+            label="in-scope wrongly escalated (CV folds)",
+        )
+        by_threshold.plot(
+            [row["threshold"] for row in cv_curve],
+            [100 * row["out_of_scope_slipped"] for row in cv_curve],
+            "--",
+            color="#e8883a",
+            alpha=0.5,
+            label="out-of-scope slipping through (CV folds)",
+        )
     by_threshold.axhline(100 * MAX_IN_SCOPE_ESCALATED, color="#3b78c2", linestyle=":", label="goal: escalated ≤ 3%")
     by_threshold.axhline(100 * (1 - MIN_OOS_CAUGHT), color="#e8883a", linestyle=":", label="goal: slipping ≤ 10%")
     if chosen is not None:
@@ -117,12 +138,26 @@ def draw_curve(curve: Sequence[Dict], chosen: Optional[float], configured: float
     by_threshold.set_title("Errors by fallback threshold")
     by_threshold.legend(fontsize=7)
 
-    trade_off.add_patch(Rectangle((0, 0), 100 * MAX_IN_SCOPE_ESCALATED, 100 * (1 - MIN_OOS_CAUGHT),
-                                  color="#5cb85c", alpha=0.12, label="within the goals"))
+    trade_off.add_patch(
+        Rectangle(
+            (0, 0),
+            100 * MAX_IN_SCOPE_ESCALATED,
+            100 * (1 - MIN_OOS_CAUGHT),
+            color="#5cb85c",
+            alpha=0.12,
+            label="within the goals",
+        )
+    )
     trade_off.plot(escalated, slipped, "o-", color="#555555")
     for (x, y), group in _thresholds_by_point(thresholds, escalated, slipped).items():
-        trade_off.annotate(_label(group), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8,
-                           color="#d9534f" if chosen in group else "#333333")
+        trade_off.annotate(
+            _label(group),
+            (x, y),
+            textcoords="offset points",
+            xytext=(5, 5),
+            fontsize=8,
+            color="#d9534f" if chosen in group else "#333333",
+        )
     trade_off.set_xlim(left=0, right=max(escalated + [100 * MAX_IN_SCOPE_ESCALATED]) * 1.1 + 0.5)
     trade_off.set_ylim(bottom=0, top=max(slipped + [100 * (1 - MIN_OOS_CAUGHT)]) * 1.1 + 0.5)
     trade_off.set_xlabel("% in-scope wrongly escalated")
@@ -136,22 +171,28 @@ def draw_curve(curve: Sequence[Dict], chosen: Optional[float], configured: float
     plt.close(figure)
 
 
-def markdown_table(curve: Sequence[Dict], chosen: Optional[float]) -> str:
+def markdown_table(curve: Sequence[dict], chosen: Optional[float]) -> str:
     lines = [
-        "| threshold | accuracy | macro-F1 | in-scope wrongly escalated | out-of-scope slipping through | within goals |",
+        "| threshold | accuracy | macro-F1 | in-scope wrongly escalated | out-of-scope slipping through"
+        " | within goals |",
         "|---|---|---|---|---|---|",
     ]
     for row in curve:
-        cells = [f"{row['threshold']:.2f}", f"{row['intent_accuracy']:.3f}", f"{row['macro_f1']:.3f}",
-                 f"{row['in_scope_wrongly_escalated']:.3f}", f"{row['out_of_scope_slipped']:.3f}",
-                 "yes" if meets_goals(row) else "no"]
+        cells = [
+            f"{row['threshold']:.2f}",
+            f"{row['intent_accuracy']:.3f}",
+            f"{row['macro_f1']:.3f}",
+            f"{row['in_scope_wrongly_escalated']:.3f}",
+            f"{row['out_of_scope_slipped']:.3f}",
+            "yes" if meets_goals(row) else "no",
+        ]
         if row["threshold"] == chosen:
             cells = [f"**{cell}**" for cell in cells]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     args = standalone_arguments(__doc__.splitlines()[0], argv)
     from bot.evaluation.nlu import predict
 
@@ -162,11 +203,13 @@ def main(argv: Sequence[str] = None) -> int:
     chosen_threshold = chosen["threshold"] if chosen else None
     draw_curve(curve, chosen_threshold, configured, args.out / "threshold_curve.png")
     (args.out / "threshold_curve.json").write_text(
-        json.dumps({"configured": configured, "chosen": chosen_threshold, "curve": curve}, indent=2),
-        encoding="utf-8")
+        json.dumps({"configured": configured, "chosen": chosen_threshold, "curve": curve}, indent=2), encoding="utf-8"
+    )
     print(markdown_table(curve, chosen_threshold))
-    print(f"\nconfigured {configured}, chosen {chosen_threshold} on this set alone (make benchmark-nlu breaks"
-          f" ties with the CV curve); wrote {args.out}/threshold_curve.png")
+    print(
+        f"\nconfigured {configured}, chosen {chosen_threshold} on this set alone (make benchmark-nlu breaks"
+        f" ties with the CV curve); wrote {args.out}/threshold_curve.png"
+    )
     return 0
 
 

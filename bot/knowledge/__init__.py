@@ -11,6 +11,7 @@ component's ``fingerprint_addon`` or its default config) and
 each means is up to the module that uses it. This package imports nothing of
 ``bot`` but :mod:`bot.settings`, so every layer may use it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,7 +61,7 @@ def path(name: str) -> Path:
         raise KeyError(f"no knowledge file {name!r}; known: {', '.join(sorted(FILES))}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(name: str) -> Any:
     """The content of knowledge ``name``, read once per process (do not change it)."""
     return read(path(name))

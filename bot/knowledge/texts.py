@@ -7,17 +7,18 @@ Responses in domain.yml, replies.yml and channel_texts.yml quote facts
 channels); bot.services.replies builds whole messages (text and buttons) with
 :func:`fill`.
 """
+
 from __future__ import annotations
 
 import functools
 import string
-from typing import Any, Dict
+from typing import Any
 
 from bot import knowledge
 
 
-@functools.lru_cache(maxsize=None)
-def response_placeholders() -> Dict[str, str]:
+@functools.cache
+def response_placeholders() -> dict[str, str]:
     facts = knowledge.load("facts")
     hours = facts["service_hours"]
     paths = facts["paths"]
@@ -49,7 +50,7 @@ def response_placeholders() -> Dict[str, str]:
     }
 
 
-def fill(template: str, values: Dict[str, Any]) -> str:
+def fill(template: str, values: dict[str, Any]) -> str:
     """``template`` with ``values`` filled in; user text in a value is inserted as it is, never read as a template."""
     return string.Formatter().vformat(template, (), values)
 

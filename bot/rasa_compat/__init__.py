@@ -17,12 +17,12 @@ Upgrading Rasa: :func:`install` refuses any version but ``RASA_VERSION``.
 ``tests/bot/test_rasa_compat.py`` compares each upstream original with the
 hash its patch pins; the ones that fail are the patches to read again.
 """
+
 from __future__ import annotations
 
 import importlib
 import logging
 import threading
-from typing import List, Text, Tuple
 
 from bot.rasa_compat.patch import INSTALLED, Installed, Patch
 
@@ -46,7 +46,7 @@ PATCH_MODULES = (
 _LOCK = threading.Lock()
 
 
-def patches() -> Tuple[Patch, ...]:
+def patches() -> tuple[Patch, ...]:
     """Every patch, in the order install() applies them (importing them changes nothing)."""
     return tuple(importlib.import_module(f"{__name__}.{name}").PATCH for name in PATCH_MODULES)
 
@@ -64,7 +64,7 @@ def check_rasa_version() -> None:
         )
 
 
-def install() -> List[Installed]:
+def install() -> list[Installed]:
     """Replace the Rasa internals listed in ``PATCH_MODULES``; a second call changes nothing.
 
     Refuses (``RuntimeError``) a Rasa version other than ``RASA_VERSION``, and
@@ -79,17 +79,19 @@ def install() -> List[Installed]:
                 INSTALLED[patch.name] = Installed(target, patch.attribute, original, patch.replacement)
             logger.info(
                 "Rasa %s patched by bot.rasa_compat (%d patches: %s)",
-                RASA_VERSION, len(todo), ", ".join(name for name in PATCH_MODULES),
+                RASA_VERSION,
+                len(todo),
+                ", ".join(name for name in PATCH_MODULES),
             )
         return installed()
 
 
-def installed() -> List[Installed]:
+def installed() -> list[Installed]:
     """What install() changed: (target, attribute, original, replacement), in order; empty if nothing."""
     return list(INSTALLED.values())
 
 
-def installed_names() -> List[Text]:
+def installed_names() -> list[str]:
     return list(INSTALLED)
 
 

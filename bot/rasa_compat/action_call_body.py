@@ -18,9 +18,11 @@ Measured: at turn 200 a call carried about 1,000 events, 570 kB of JSON;
 now its size stops growing after turn 10. Tested against Rasa's body and
 against the actions' answers (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Text
+from collections.abc import Iterable
+from typing import Any
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, Event, Restarted, SessionStarted, UserUttered
@@ -32,7 +34,7 @@ ACTION_CALL_USER_MESSAGES = 10
 _SESSION_STARTS = (SessionStarted, Restarted)
 
 
-def recent_call_events(events: Iterable[Event], user_messages: int = ACTION_CALL_USER_MESSAGES) -> List[Event]:
+def recent_call_events(events: Iterable[Event], user_messages: int = ACTION_CALL_USER_MESSAGES) -> list[Event]:
     """The events an action call carries: the current session, its last ``user_messages`` messages at most."""
     events = list(events)
     seen = 0
@@ -43,19 +45,21 @@ def recent_call_events(events: Iterable[Event], user_messages: int = ACTION_CALL
         if isinstance(event, UserUttered):
             seen += 1
             if seen == user_messages:
-                return events[_listen_before(events, index):]
+                return events[_listen_before(events, index) :]
     return events
 
 
-def _listen_before(events: List[Event], index: int) -> int:
+def _listen_before(events: list[Event], index: int) -> int:
     previous = index - 1
-    is_listen = previous >= 0 and isinstance(events[previous], ActionExecuted) and (
-        events[previous].action_name == ACTION_LISTEN_NAME
+    is_listen = (
+        previous >= 0
+        and isinstance(events[previous], ActionExecuted)
+        and (events[previous].action_name == ACTION_LISTEN_NAME)
     )
     return previous if is_listen else index
 
 
-def action_call_with_recent_events(self: Any, tracker: DialogueStateTracker, domain: Any) -> Dict[Text, Any]:
+def action_call_with_recent_events(self: Any, tracker: DialogueStateTracker, domain: Any) -> dict[str, Any]:
     """``RemoteAction._action_call_format`` sending only :func:`recent_call_events`.
 
     The same body as Rasa 3.6 builds, except ``tracker.events``.
@@ -70,9 +74,7 @@ def action_call_with_recent_events(self: Any, tracker: DialogueStateTracker, dom
         "tracker": tracker_state,
         "version": rasa.__version__,
     }
-    if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(
-        self.name()
-    ):
+    if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
         result["domain"] = domain.as_dict()
     return result
 

@@ -16,16 +16,17 @@ this machine; after that, trying every event type was 7% of a loaded Rasa
 server's CPU (``make profile``). Tested to accept exactly what Rasa's check
 accepts on 1,500 valid and broken answers (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Dict, Text
+from typing import Any
 
 from bot.rasa_compat.patch import Patch
 
 
-def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     """Rasa's check of an action server's answer, with each event checked by its own type."""
     if _passes_by_event_type(result):
         return True
@@ -59,18 +60,18 @@ def _validate_with_rasas_schema(result: Any) -> bool:
         raise error
 
 
-def _rasas_response_schema() -> Dict[Text, Any]:
+def _rasas_response_schema() -> dict[str, Any]:
     from rasa.core.actions.action import RemoteAction
 
     return RemoteAction.action_response_format_spec()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _full_response_validator() -> Any:
     return _validator_for(_rasas_response_schema())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _response_envelope_validator() -> Any:
     """Rasa's schema with the events only required to be a list (each is checked by its type)."""
     schema = copy.deepcopy(_rasas_response_schema())
@@ -78,8 +79,8 @@ def _response_envelope_validator() -> Any:
     return _validator_for(schema)
 
 
-@functools.lru_cache(maxsize=None)
-def _event_validators() -> Dict[Text, Any]:
+@functools.cache
+def _event_validators() -> dict[str, Any]:
     """For each event type (its ``event`` constant), the schema an event of that type must meet."""
     event_schema = _rasas_response_schema()["properties"]["events"]["items"]
     common = {key: value for key, value in event_schema.items() if key != "oneOf"}
@@ -89,7 +90,7 @@ def _event_validators() -> Dict[Text, Any]:
     }
 
 
-def _validator_for(schema: Dict[Text, Any]) -> Any:
+def _validator_for(schema: dict[str, Any]) -> Any:
     from jsonschema.validators import validator_for
 
     validator_class = validator_for(schema)

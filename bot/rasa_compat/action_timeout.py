@@ -16,12 +16,13 @@ action server and a 1.5 s timeout the user has the way to a person in under
 6 s, the same when it cannot be reached, and the running bot answers as usual
 again once the action server is back (tests/test_action_server_down.py).
 """
+
 from __future__ import annotations
 
 import asyncio
 import collections
 import logging
-from typing import Any, Deque, List, Set, Tuple
+from typing import Any
 
 import aiohttp
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
@@ -38,27 +39,33 @@ logger = logging.getLogger(__name__)
 DEFAULT_ACTION_TIMEOUT_SECONDS = 4.0
 UNAVAILABLE_REPLY = "action_unavailable"
 # (sender, message id) of the turns already told, so one turn says it once.
-_TOLD: Deque[Tuple[str, Any]] = collections.deque(maxlen=10_000)
-_TOLD_SET: Set[Tuple[str, Any]] = set()
+_TOLD: collections.deque[tuple[str, Any]] = collections.deque(maxlen=10_000)
+_TOLD_SET: set[tuple[str, Any]] = set()
 
 
 def action_timeout() -> float:
     return env_number("ACTION_TIMEOUT_SECONDS", DEFAULT_ACTION_TIMEOUT_SECONDS)
 
 
-async def run_or_point_to_a_person(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+async def run_or_point_to_a_person(
+    self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any
+) -> list[Event]:
     try:
         return await asyncio.wait_for(PATCH.original()(self, output_channel, nlg, tracker, domain), action_timeout())
     except ActionExecutionRejection:
         raise
     except (RasaException, aiohttp.ClientError, asyncio.TimeoutError) as error:
-        logger.error("custom action %s failed (%s); told the user how to reach a person", self.name(), error or type(error).__name__)
+        logger.error(
+            "custom action %s failed (%s); told the user how to reach a person",
+            self.name(),
+            error or type(error).__name__,
+        )
         return unavailable_events(tracker)
 
 
-def unavailable_events(tracker: Any) -> List[Event]:
+def unavailable_events(tracker: Any) -> list[Event]:
     """The way to a person (once per user message), and the end of any form."""
-    events: List[Event] = []
+    events: list[Event] = []
     if _first_time_this_turn(tracker):
         events.append(BotUttered(reply_text(UNAVAILABLE_REPLY), metadata={"utter_action": UNAVAILABLE_REPLY}))
     if tracker.active_loop_name:

@@ -16,10 +16,12 @@ same (``bench/profile_turns.py``); tested equal to Rasa's after every event of
 40 random conversations with forms, reverts, restarts and sessions
 (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, List, Set, Text
+from collections.abc import Iterable
+from typing import Any
 
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -28,15 +30,15 @@ from rasa.shared.core.events import (
     Event,
     Restarted,
     SessionStarted,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_compat.patch import Patch
 
 
-def incremental_applied_events(tracker: DialogueStateTracker) -> List[Event]:
+def incremental_applied_events(tracker: DialogueStateTracker) -> list[Event]:
     """Rasa's ``applied_events``, continued from the last call on this tracker."""
     events = tracker.events
     count = len(events)
@@ -55,12 +57,12 @@ def incremental_applied_events(tracker: DialogueStateTracker) -> List[Event]:
     return _remember_applied(tracker, events, count, loop_names, applied)
 
 
-def _loop_names(events: Iterable[Event]) -> Set[Text]:
+def _loop_names(events: Iterable[Event]) -> set[str]:
     return {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
 
 
 def _fold_applied(
-    tracker: DialogueStateTracker, events: Iterable[Event], loop_names: Set[Text], applied: List[Event]
+    tracker: DialogueStateTracker, events: Iterable[Event], loop_names: set[str], applied: list[Event]
 ) -> None:
     # The same steps as DialogueStateTracker.applied_events in Rasa 3.6.
     for event in events:
@@ -82,8 +84,8 @@ def _fold_applied(
 
 
 def _remember_applied(
-    tracker: DialogueStateTracker, events: Any, count: int, loop_names: Set[Text], applied: List[Event]
-) -> List[Event]:
+    tracker: DialogueStateTracker, events: Any, count: int, loop_names: set[str], applied: list[Event]
+) -> list[Event]:
     if count:
         tracker.__dict__["_applied_events_cache"] = (count, events[count - 1], loop_names, applied)
     # Callers may change the list they get; the cached one stays private.

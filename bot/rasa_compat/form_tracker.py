@@ -13,9 +13,10 @@ Measured: part of the long-conversation work that took a late turn of a
 same (``bench/profile_turns.py``); tested to give the same tracker state as
 Rasa's (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet
@@ -26,7 +27,7 @@ from bot.rasa_compat.tracker_copy import clone_tracker
 
 
 def form_tracker_without_replay(
-    self: Any, current_tracker: DialogueStateTracker, additional_events: List[Event], domain: Any
+    self: Any, current_tracker: DialogueStateTracker, additional_events: list[Event], domain: Any
 ) -> DialogueStateTracker:
     """``FormAction._temporary_tracker``: the tracker's clone with the form's new events."""
     temporary = clone_tracker(current_tracker)

@@ -15,10 +15,11 @@ Measured: dask's planning was 6% of a loaded Rasa server's CPU
 (``make profile``); tested to predict exactly what the dask runner predicts
 on a whole conversation (tests/bot/test_graph_runner.py).
 """
+
 from __future__ import annotations
 
 import graphlib
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Optional
 
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
@@ -26,7 +27,7 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from bot.rasa_compat.patch import Patch
 
 # Each node with the names of what it needs (other nodes or inputs), in order.
-Plan = List[Tuple[Text, List[Text]]]
+Plan = list[tuple[str, list[str]]]
 
 
 class SequentialGraphRunner(DaskGraphRunner):
@@ -34,11 +35,9 @@ class SequentialGraphRunner(DaskGraphRunner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._plans: Dict[Tuple[Text, ...], Plan] = {}
+        self._plans: dict[tuple[str, ...], Plan] = {}
 
-    def run(
-        self, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None
-    ) -> Dict[Text, Any]:
+    def run(self, inputs: Optional[dict[str, Any]] = None, targets: Optional[list[str]] = None) -> dict[str, Any]:
         run_targets = targets if targets else self._graph_schema.target_names
         plan = self._plan(tuple(run_targets))
         results = self._input_results(inputs, plan)
@@ -46,14 +45,12 @@ class SequentialGraphRunner(DaskGraphRunner):
             for node_name, needs in plan:
                 # As dask does, an input nobody provided is passed on as its name
                 # (the node then says which input is missing).
-                results[node_name] = self._instantiated_nodes[node_name](
-                    *[results.get(need, need) for need in needs]
-                )
+                results[node_name] = self._instantiated_nodes[node_name](*[results.get(need, need) for need in needs])
         except RuntimeError as error:
             raise GraphRunError("Error running runner.") from error
         return dict(results[target] for target in run_targets)
 
-    def _plan(self, targets: Tuple[Text, ...]) -> Plan:
+    def _plan(self, targets: tuple[str, ...]) -> Plan:
         if targets not in self._plans:
             nodes = self._graph_schema.minimal_graph_schema(list(targets)).nodes
             order = graphlib.TopologicalSorter(
@@ -63,7 +60,7 @@ class SequentialGraphRunner(DaskGraphRunner):
         return self._plans[targets]
 
     @staticmethod
-    def _input_results(inputs: Optional[Dict[Text, Any]], plan: Plan) -> Dict[Text, Any]:
+    def _input_results(inputs: Optional[dict[str, Any]], plan: Plan) -> dict[str, Any]:
         inputs = inputs or {}
         names = {name for name, _ in plan} | set(inputs)
         for value in inputs.values():

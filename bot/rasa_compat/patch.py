@@ -7,41 +7,42 @@ upstream source it was written against (``inspect.getsource`` of Rasa
 keeps each original here, so that the replacements can call it, the tests can
 compare against it, and ``uninstall()`` can put it back.
 """
+
 from __future__ import annotations
 
 import hashlib
 import importlib
 import inspect
 from dataclasses import dataclass
-from typing import Any, Dict, NamedTuple, Text
+from typing import Any, NamedTuple
 
 
 class Installed(NamedTuple):
     """One installed patch: ``target.attribute`` was ``original`` and is now ``replacement``."""
 
     target: Any
-    attribute: Text
+    attribute: str
     original: Any
     replacement: Any
 
 
 # Patch name -> what install() changed; empty while nothing is installed.
-INSTALLED: Dict[Text, Installed] = {}
+INSTALLED: dict[str, Installed] = {}
 
 
 @dataclass(frozen=True)
 class Patch:
     """The replacement of ``<module>.<owner>.<attribute>`` (``owner`` empty: a module attribute)."""
 
-    module: Text
-    owner: Text
-    attribute: Text
+    module: str
+    owner: str
+    attribute: str
     replacement: Any
     # sha256 of inspect.getsource(original) in the Rasa version the patch was written against.
-    upstream_sha256: Text
+    upstream_sha256: str
 
     @property
-    def name(self) -> Text:
+    def name(self) -> str:
         return ".".join(part for part in (self.module, self.owner, self.attribute) if part)
 
     def target(self) -> Any:
@@ -73,6 +74,6 @@ class Patch:
         return getattr(self.target(), self.attribute, None) is self.replacement
 
 
-def source_sha256(obj: Any) -> Text:
+def source_sha256(obj: Any) -> str:
     """sha256 (hex) of ``inspect.getsource(obj)``, as pinned in ``Patch.upstream_sha256``."""
     return hashlib.sha256(inspect.getsource(obj).encode("utf-8")).hexdigest()

@@ -14,6 +14,7 @@ direct concatenation builds the same matrix in a third of the time (found in
 ``make profile``). Tested equal to scipy's result and to Rasa's features
 (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -16,6 +16,7 @@ about 3.5x the time of an early one (25 -> 97 ms, ``bench/profile_turns.py``)
 to the same time; tested to give the same state as Rasa's copy
 (tests/bot/test_rasa_fixes.py).
 """
+
 from __future__ import annotations
 
 import copy

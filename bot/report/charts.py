@@ -5,32 +5,39 @@ glyphs and would draw boxes. We use Debian's WenQuanYi Micro Hei (package
 fonts-wqy-microhei, installed by ``make browser``), or another CJK font
 matplotlib can find, and stop with a message naming the package otherwise.
 """
+
 from __future__ import annotations
 
 import base64
 import io
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 import matplotlib
 
+from bot import knowledge
+from bot.report import labels
+from bot.report.figures import STATUS_ORDER, Figures
+
 matplotlib.use("Agg")  # before pyplot: no display on servers and in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-
-from bot import knowledge  # noqa: E402
-from bot.report import labels  # noqa: E402
-from bot.report.figures import STATUS_ORDER, Figures  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  pyplot must come after matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402  imported with pyplot, after the backend is chosen
+from matplotlib import font_manager  # noqa: E402  imported with pyplot, after the backend is chosen
 
 CJK_FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 # Other CJK fonts that render Simplified Chinese, if the Debian one is absent.
 OTHER_CJK_FAMILIES = (
-    "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-    "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "PingFang SC",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Droid Sans Fallback",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
 )
 TOP_INTENTS_SHOWN = 12
 MAX_DAY_LABELS = 16
@@ -95,8 +102,13 @@ def hour_of_day(figures: Figures) -> str:
     figure, axes = plt.subplots(figsize=(9, 3.6))
     _shade_service_hours(axes)
     axes.bar(hours, [row.messages for row in figures.hourly], color=BLUE, label="用户消息数 messages")
-    axes.plot(hours, [row.conversations for row in figures.hourly], color=ORANGE, marker="o",
-              label="开始的对话数 conversations started")
+    axes.plot(
+        hours,
+        [row.conversations for row in figures.hourly],
+        color=ORANGE,
+        marker="o",
+        label="开始的对话数 conversations started",
+    )
     axes.set_xticks(range(24))
     axes.set_xlim(-0.6, 23.6)
     axes.set_xlabel("小时（上海时间）hour, Shanghai")
@@ -116,12 +128,17 @@ def containment(figures: Figures) -> Optional[str]:
     rates = [contained / total for _, contained, total in rows][::-1]
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
     bars = axes.barh(names, rates, color=[BLUE] * (len(rows) - 1) + ["#1f4e8c"])
-    for bar, (_, contained, total) in zip(bars, rows[::-1]):
-        axes.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{contained}/{total}",
-                  va="center", fontsize=8)
+    for bar, (_, contained, total) in zip(bars, rows[::-1], strict=True):
+        axes.text(
+            bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{contained}/{total}", va="center", fontsize=8
+        )
     if figures.promised_containment is not None:
-        axes.axvline(figures.promised_containment, color=RED, linestyle="--",
-                     label=f"文章承诺 {knowledge.load('facts')['smart_service_share']} promise")
+        axes.axvline(
+            figures.promised_containment,
+            color=RED,
+            linestyle="--",
+            label=f"文章承诺 {knowledge.load('facts')['smart_service_share']} promise",
+        )
         axes.legend(loc="lower right", fontsize=8)
     axes.set_xlim(0, 1.12)
     axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
@@ -162,8 +179,11 @@ def fraud_checks(figures: Figures) -> Optional[str]:
         return None
     levels = figures.fraud_levels
     figure, axes = plt.subplots(figsize=(6, 3.2))
-    axes.bar([labels.fraud_level_label(level) for level, _ in levels], [count for _, count in levels],
-             color=[FRAUD_COLOURS.get(level, GREY) for level, _ in levels])
+    axes.bar(
+        [labels.fraud_level_label(level) for level, _ in levels],
+        [count for _, count in levels],
+        color=[FRAUD_COLOURS.get(level, GREY) for level, _ in levels],
+    )
     axes.set_title("防骗核实的风险等级 Fraud checks by risk level")
     _integer_axis(axes)
     return _png(figure)
@@ -189,9 +209,14 @@ def tickets(figures: Figures) -> Optional[str]:
     bottoms = [0] * len(kinds)
     for status in statuses:
         counts = [_ticket_count(figures, kind, status) for kind in kinds]
-        axes.bar([labels.ticket_kind_label(kind) for kind in kinds], counts, bottom=bottoms,
-                 color=STATUS_COLOURS.get(status, GREY), label=labels.ticket_status_label(status))
-        bottoms = [bottom + count for bottom, count in zip(bottoms, counts)]
+        axes.bar(
+            [labels.ticket_kind_label(kind) for kind in kinds],
+            counts,
+            bottom=bottoms,
+            color=STATUS_COLOURS.get(status, GREY),
+            label=labels.ticket_status_label(status),
+        )
+        bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
     axes.set_title("工单（按类型和状态）Tickets by type and state")
     axes.legend(fontsize=8)
     _integer_axis(axes)
@@ -211,7 +236,7 @@ def _shade_service_hours(axes) -> None:
     axes.axvspan(closes - 0.5, 23.6, color="#e6e6e6", zorder=0)
 
 
-def _peak_spans() -> List[Tuple[float, float]]:
+def _peak_spans() -> list[tuple[float, float]]:
     """facts.yml peak_hours ("10:00-12:00") as hour spans."""
     spans = []
     for text in knowledge.load("facts")["peak_hours"]:
@@ -238,7 +263,7 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def all_charts(figures: Figures) -> Dict[str, Optional[str]]:
+def all_charts(figures: Figures) -> dict[str, Optional[str]]:
     """Chart name -> base64 PNG (None when there is nothing to draw)."""
     return {
         "activity": activity_over_time(figures),

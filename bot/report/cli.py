@@ -5,15 +5,17 @@ and the figures as CSV in ``<out>/triage-report-data/``. An empty store or
 period gives a page saying there is nothing yet (exit 0); an unreadable store
 or a missing Chinese font exits 1 with the reason.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional
 
 from bot import clock, knowledge
 from bot.report import charts, labels
@@ -26,8 +28,10 @@ from bot.report.reading import PAGE_SIZE, StoreUnavailable, open_store, read_eve
 from bot.report.sources import printable_url, service_database_url, sqlite_file, tracker_store_url
 
 REPORT_NAME = "triage-report.html"
-NLU_IMAGES = (("混淆矩阵 confusion matrix", "confusion_matrix.png"),
-              ("置信度分布 confidence histogram", "confidence_histogram.png"))
+NLU_IMAGES = (
+    ("混淆矩阵 confusion matrix", "confusion_matrix.png"),
+    ("置信度分布 confidence histogram", "confidence_histogram.png"),
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         charts.use_cjk_font()  # before reading: a long read must not end in boxes
         written = write_report(
-            period, args.out, tracker_store_url(args.tracker_db, args.profile),
-            service_database_url(args.service_db, args.profile), args.nlu_dir, args.page_size,
+            period,
+            args.out,
+            tracker_store_url(args.tracker_db, args.profile),
+            service_database_url(args.service_db, args.profile),
+            args.nlu_dir,
+            args.page_size,
         )
     except (StoreUnavailable, charts.MissingCJKFont) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -59,8 +67,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def write_report(
-    period: Period, out_dir: Path, tracker_url: str, service_url: str,
-    nlu_dir: Path = Path("reports/nlu/heldout"), page_size: int = PAGE_SIZE,
+    period: Period,
+    out_dir: Path,
+    tracker_url: str,
+    service_url: str,
+    nlu_dir: Path = Path("reports/nlu/heldout"),
+    page_size: int = PAGE_SIZE,
 ) -> Written:
     """Read both stores and write the page and the CSV files."""
     figures = read_figures(period, tracker_url, service_url, page_size)
@@ -87,17 +99,22 @@ def read_figures(period: Period, tracker_url: str, service_url: str, page_size: 
     events = read_events(open_store(tracker_url), period, page_size)
     conversations = conversations_from(events, tickets, fraud_labels)
     return compute_figures(
-        conversations, tickets, ratings, period,
-        fraud_levels=list(fraud_labels), ticket_kinds=list(labels.ticket_kind_labels()),
+        conversations,
+        tickets,
+        ratings,
+        period,
+        fraud_levels=list(fraud_labels),
+        ticket_kinds=list(labels.ticket_kind_labels()),
         promised_share=knowledge.load("facts")["smart_service_share"],
     )
 
 
-def nlu_image_links(nlu_dir: Path, out_dir: Path) -> List[Tuple[str, str]]:
+def nlu_image_links(nlu_dir: Path, out_dir: Path) -> list[tuple[str, str]]:
     """``make eval``'s images that exist, as links relative to the page."""
     return [
         (label, Path(os.path.relpath(nlu_dir / name, out_dir)).as_posix())
-        for label, name in NLU_IMAGES if (nlu_dir / name).exists()
+        for label, name in NLU_IMAGES
+        if (nlu_dir / name).exists()
     ]
 
 
@@ -111,13 +128,17 @@ def _described_source(url: str) -> str:
 def _tell(written: Written) -> None:
     figures = written.figures
     if figures.is_empty:
-        print(f"Nothing to report yet: no conversations, tickets or ratings in {figures.period.describe()}.\n"
-              f"  tracker store: {written.context.tracker_source}\n  ticket store: {written.context.service_source}")
+        print(
+            f"Nothing to report yet: no conversations, tickets or ratings in {figures.period.describe()}.\n"
+            f"  tracker store: {written.context.tracker_source}\n  ticket store: {written.context.service_source}"
+        )
     else:
         rate = figures.containment_rate
-        print(f"{figures.conversations} conversations, {figures.messages} messages; containment "
-              f"{'n/a' if rate is None else f'{rate:.1%}'}, {figures.escalation_total} escalations, "
-              f"{figures.ticket_total} tickets, {figures.rated} ratings.")
+        print(
+            f"{figures.conversations} conversations, {figures.messages} messages; containment "
+            f"{'n/a' if rate is None else f'{rate:.1%}'}, {figures.escalation_total} escalations, "
+            f"{figures.ticket_total} tickets, {figures.rated} ratings."
+        )
     print(f"Wrote {written.page} and {written.csv_dir}/")
 
 
@@ -130,18 +151,36 @@ def _shanghai_date(text: str) -> date:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--from", dest="date_from", type=_shanghai_date, metavar="YYYY-MM-DD",
-                        help="first day (Shanghai date, inclusive)")
-    parser.add_argument("--to", dest="date_to", type=_shanghai_date, metavar="YYYY-MM-DD",
-                        help="last day (Shanghai date, inclusive)")
+    parser.add_argument(
+        "--from",
+        dest="date_from",
+        type=_shanghai_date,
+        metavar="YYYY-MM-DD",
+        help="first day (Shanghai date, inclusive)",
+    )
+    parser.add_argument(
+        "--to", dest="date_to", type=_shanghai_date, metavar="YYYY-MM-DD", help="last day (Shanghai date, inclusive)"
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
-    parser.add_argument("--profile", choices=("embedded", "production"), default="embedded",
-                        help="which endpoints file gives the default stores (default: embedded)")
-    parser.add_argument("--tracker-db", metavar="URL_OR_PATH",
-                        help="tracker store: SQLAlchemy URL or SQLite file (default: the profile's endpoints file)")
-    parser.add_argument("--service-db", metavar="URL",
-                        help="tickets and ratings (default: DATABASE_URL, or the profile's database)")
-    parser.add_argument("--nlu-dir", type=Path, default=Path("reports/nlu/heldout"),
-                        help="where make eval wrote the held-out set's images (default: reports/nlu/heldout)")
+    parser.add_argument(
+        "--profile",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="which endpoints file gives the default stores (default: embedded)",
+    )
+    parser.add_argument(
+        "--tracker-db",
+        metavar="URL_OR_PATH",
+        help="tracker store: SQLAlchemy URL or SQLite file (default: the profile's endpoints file)",
+    )
+    parser.add_argument(
+        "--service-db", metavar="URL", help="tickets and ratings (default: DATABASE_URL, or the profile's database)"
+    )
+    parser.add_argument(
+        "--nlu-dir",
+        type=Path,
+        default=Path("reports/nlu/heldout"),
+        help="where make eval wrote the held-out set's images (default: reports/nlu/heldout)",
+    )
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help=argparse.SUPPRESS)
     return parser

@@ -31,14 +31,16 @@ with the human route at once: 1). A first frustrated message sent while the
 conversation was already handed to a person (relayed) reached one: 0 turns.
 A frustrated conversation without either did not reach a person.
 """
+
 from __future__ import annotations
 
 import bisect
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Optional
 
 from bot import clock
 from bot.report.reading import HANDOFF_SLOT, StoredEvent, TicketRecord
@@ -50,13 +52,26 @@ NONE_OF_THE_TOPICS = "none_of_the_topics"
 LOW_POLICY_CONFIDENCE = "low_policy_confidence"
 PRIORITY_COMPLAINT = "priority_complaint"
 ESCALATION_REASONS = (
-    ASKED_FOR_HUMAN, NOT_UNDERSTOOD_TWICE, NONE_OF_THE_TOPICS, LOW_POLICY_CONFIDENCE, PRIORITY_COMPLAINT,
+    ASKED_FOR_HUMAN,
+    NOT_UNDERSTOOD_TWICE,
+    NONE_OF_THE_TOPICS,
+    LOW_POLICY_CONFIDENCE,
+    PRIORITY_COMPLAINT,
 )
 UNKNOWN_LEVEL = "unknown"
 # A topic is what the user came for; these intents say nothing about it.
-NOT_A_TOPIC = frozenset({
-    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "inform", "nlu_fallback",
-})
+NOT_A_TOPIC = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "bot_challenge",
+        "inform",
+        "nlu_fallback",
+    }
+)
 # Topic of a conversation whose every message went to an agent.
 RELAYED_ONLY = "relayed_to_agent"
 OPEN_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
@@ -67,7 +82,7 @@ class UserMessage:
     at: datetime
     intent: Optional[str]
     relayed: bool  # sent while a person had the conversation (handoff_ticket set)
-    frustration: Tuple[str, ...] = ()  # the NLU's frustration cues, empty when calm
+    frustration: tuple[str, ...] = ()  # the NLU's frustration cues, empty when calm
 
     @property
     def frustrated(self) -> bool:
@@ -94,10 +109,10 @@ class FraudCheck:
 class Conversation:
     sender_id: str
     opened_at: datetime  # the session start
-    messages: Tuple[UserMessage, ...]
-    escalations: Tuple[Escalation, ...] = ()
-    fraud_checks: Tuple[FraudCheck, ...] = ()
-    tickets: Tuple[TicketRecord, ...] = ()
+    messages: tuple[UserMessage, ...]
+    escalations: tuple[Escalation, ...] = ()
+    fraud_checks: tuple[FraudCheck, ...] = ()
+    tickets: tuple[TicketRecord, ...] = ()
 
     @property
     def started_at(self) -> datetime:
@@ -143,15 +158,15 @@ class Conversation:
 
 def conversations_from(
     events: Iterable[StoredEvent], tickets: Iterable[TicketRecord], fraud_labels: Mapping[str, str]
-) -> List[Conversation]:
+) -> list[Conversation]:
     """The conversations of ``events`` with their tickets, oldest session first."""
     sessions = attach_tickets(build_sessions(events, fraud_labels), tickets)
     return [session for session in sessions if session.messages]
 
 
-def build_sessions(events: Iterable[StoredEvent], fraud_labels: Mapping[str, str]) -> List[Conversation]:
+def build_sessions(events: Iterable[StoredEvent], fraud_labels: Mapping[str, str]) -> list[Conversation]:
     """Every session of the events (also those without a user message), oldest first."""
-    senders: Dict[str, _SenderState] = {}
+    senders: dict[str, _SenderState] = {}
     for event in events:
         state = senders.setdefault(event.sender_id, _SenderState(event.sender_id, fraud_labels))
         state.take(event)
@@ -159,16 +174,16 @@ def build_sessions(events: Iterable[StoredEvent], fraud_labels: Mapping[str, str
     return sorted((draft.freeze() for draft in drafts), key=lambda session: (session.opened_at, session.sender_id))
 
 
-def attach_tickets(sessions: List[Conversation], tickets: Iterable[TicketRecord]) -> List[Conversation]:
+def attach_tickets(sessions: list[Conversation], tickets: Iterable[TicketRecord]) -> list[Conversation]:
     """Each ticket added to the session open when it was created; priority complaints escalate."""
-    by_sender: Dict[str, List[int]] = defaultdict(list)
+    by_sender: dict[str, list[int]] = defaultdict(list)
     for index, session in enumerate(sessions):
         by_sender[session.sender_id].append(index)
-    found: Dict[int, List[TicketRecord]] = defaultdict(list)
+    found: dict[int, list[TicketRecord]] = defaultdict(list)
     for ticket in tickets:
-        index = _session_open_at(sessions, by_sender.get(ticket.sender_id, []), ticket.created_at)
-        if index is not None:
-            found[index].append(ticket)
+        open_at = _session_open_at(sessions, by_sender.get(ticket.sender_id, []), ticket.created_at)
+        if open_at is not None:
+            found[open_at].append(ticket)
     return [_with_tickets(session, found.get(index, [])) for index, session in enumerate(sessions)]
 
 
@@ -181,18 +196,19 @@ def fraud_level_in(text: Optional[str], labels: Mapping[str, str]) -> Optional[s
     return None
 
 
-def _session_open_at(sessions: List[Conversation], indexes: List[int], moment: datetime) -> Optional[int]:
+def _session_open_at(sessions: list[Conversation], indexes: list[int], moment: datetime) -> Optional[int]:
     openings = [sessions[index].opened_at for index in indexes]  # sorted: sessions are
     position = bisect.bisect_right(openings, moment)
     return indexes[position - 1] if position else None
 
 
-def _with_tickets(session: Conversation, tickets: List[TicketRecord]) -> Conversation:
+def _with_tickets(session: Conversation, tickets: list[TicketRecord]) -> Conversation:
     if not tickets:
         return session
     priority = [
         Escalation(PRIORITY_COMPLAINT, ticket.created_at)
-        for ticket in tickets if ticket.kind == TicketKind.COMPLAINT and ticket.priority
+        for ticket in tickets
+        if ticket.kind == TicketKind.COMPLAINT and ticket.priority
     ]
     escalations = tuple(sorted(session.escalations + tuple(priority), key=lambda escalation: escalation.at))
     return dataclasses.replace(session, tickets=session.tickets + tuple(tickets), escalations=escalations)
@@ -206,9 +222,9 @@ def _moment(timestamp: float) -> datetime:
 class _Draft:
     sender_id: str
     opened_at: datetime
-    messages: List[UserMessage] = field(default_factory=list)
-    escalations: List[Escalation] = field(default_factory=list)
-    fraud_checks: List[FraudCheck] = field(default_factory=list)
+    messages: list[UserMessage] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    fraud_checks: list[FraudCheck] = field(default_factory=list)
 
     def freeze(self) -> Conversation:
         return Conversation(
@@ -222,7 +238,7 @@ class _SenderState:
     def __init__(self, sender_id: str, fraud_labels: Mapping[str, str]) -> None:
         self._sender_id = sender_id
         self._fraud_labels = fraud_labels
-        self._sessions: List[_Draft] = []
+        self._sessions: list[_Draft] = []
         # The handoff slot carries over into new sessions, like the bot's slots.
         self._handed_off = False
         self._last_intent: Optional[str] = None
@@ -238,7 +254,7 @@ class _SenderState:
         if handler is not None:
             handler(event, at)
 
-    def finish(self) -> List[_Draft]:
+    def finish(self) -> list[_Draft]:
         self._settle_fraud_check(None)
         return self._sessions
 

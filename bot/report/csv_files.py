@@ -12,11 +12,13 @@ session first): its sender, start (Shanghai time), topic, user messages,
 escalations, whether it was contained, whether it was frustrated and its
 turns to a person (empty when it was not frustrated or reached nobody).
 """
+
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Optional
 
 from bot.clock import in_service_zone
 from bot.report import labels
@@ -34,50 +36,87 @@ def write_csv_files(figures: Figures, out_dir: Path) -> Path:
     return folder
 
 
-def tables(figures: Figures) -> Dict[str, tuple]:
+def tables(figures: Figures) -> dict[str, tuple]:
     """File name -> (header, rows)."""
     return {
         "summary": (["metric", "value"], summary_rows(figures)),
-        "daily": (["date", "conversations", "messages"],
-                  [[row.day.isoformat(), row.conversations, row.messages] for row in figures.daily]),
-        "hourly": (["hour", "conversations", "messages"],
-                   [[row.hour, row.conversations, row.messages] for row in figures.hourly]),
+        "daily": (
+            ["date", "conversations", "messages"],
+            [[row.day.isoformat(), row.conversations, row.messages] for row in figures.daily],
+        ),
+        "hourly": (
+            ["hour", "conversations", "messages"],
+            [[row.hour, row.conversations, row.messages] for row in figures.hourly],
+        ),
         "containment_by_topic": (
             ["topic", "topic_zh", "conversations", "contained", "containment_rate"],
-            [[row.topic, labels.intent_label(row.topic), row.conversations, row.contained, _rate(row.rate)]
-             for row in figures.containment_by_topic]),
+            [
+                [row.topic, labels.intent_label(row.topic), row.conversations, row.contained, _rate(row.rate)]
+                for row in figures.containment_by_topic
+            ],
+        ),
         "escalations_by_reason": (
             ["reason", "reason_zh", "in_hours", "off_hours", "total"],
-            [[row.reason, labels.reason_label(row.reason), row.in_hours, row.off_hours, row.total]
-             for row in figures.escalations]),
-        "top_intents": (["intent", "intent_zh", "messages"],
-                        [[intent, labels.intent_label(intent), count] for intent, count in figures.intents]),
-        "fraud_checks": (["level", "level_zh", "checks"],
-                         [[level, labels.fraud_level_label(level), count] for level, count in figures.fraud_levels]),
+            [
+                [row.reason, labels.reason_label(row.reason), row.in_hours, row.off_hours, row.total]
+                for row in figures.escalations
+            ],
+        ),
+        "top_intents": (
+            ["intent", "intent_zh", "messages"],
+            [[intent, labels.intent_label(intent), count] for intent, count in figures.intents],
+        ),
+        "fraud_checks": (
+            ["level", "level_zh", "checks"],
+            [[level, labels.fraud_level_label(level), count] for level, count in figures.fraud_levels],
+        ),
         "ratings": (["score", "ratings"], [list(row) for row in figures.ratings]),
         "tickets": (
             ["kind", "kind_zh", "status", "status_zh", "priority", "tickets"],
-            [[row.kind, labels.ticket_kind_label(row.kind), row.status, labels.ticket_status_label(row.status),
-              _yes_no(row.priority), row.count] for row in figures.tickets]),
+            [
+                [
+                    row.kind,
+                    labels.ticket_kind_label(row.kind),
+                    row.status,
+                    labels.ticket_status_label(row.status),
+                    _yes_no(row.priority),
+                    row.count,
+                ]
+                for row in figures.tickets
+            ],
+        ),
         "conversations": (CONVERSATION_COLUMNS, [conversation_cells(row) for row in figures.conversation_rows]),
     }
 
 
 CONVERSATION_COLUMNS = [
-    "sender_id", "started_at", "topic", "topic_zh", "messages", "escalations", "contained",
-    "frustrated", "turns_to_person",
+    "sender_id",
+    "started_at",
+    "topic",
+    "topic_zh",
+    "messages",
+    "escalations",
+    "contained",
+    "frustrated",
+    "turns_to_person",
 ]
 
 
-def conversation_cells(row: ConversationRow) -> List[Any]:
+def conversation_cells(row: ConversationRow) -> list[Any]:
     return [
-        row.sender_id, in_service_zone(row.started_at).isoformat(timespec="seconds"), row.topic,
-        labels.intent_label(row.topic), row.messages, row.escalations, _yes_no(row.contained),
-        _yes_no(row.frustrated), _number(row.turns_to_person),
+        row.sender_id,
+        in_service_zone(row.started_at).isoformat(timespec="seconds"),
+        row.topic,
+        labels.intent_label(row.topic),
+        row.messages,
+        row.escalations,
+        _yes_no(row.contained),
+        _yes_no(row.frustrated),
+        _number(row.turns_to_person),
     ]
 
 
-def summary_rows(figures: Figures) -> List[List[Any]]:
+def summary_rows(figures: Figures) -> list[list[Any]]:
     period = figures.period
     return [
         ["period_from", period.first.isoformat() if period.first else ""],

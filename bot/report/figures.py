@@ -13,14 +13,16 @@ list of definitions):
 
 Rates are exact fractions of the counts (no rounding here; the page rounds).
 """
+
 from __future__ import annotations
 
 import re
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Optional
 
 from bot.clock import in_service_zone
 from bot.report.conversations import ESCALATION_REASONS, UNKNOWN_LEVEL, Conversation, UserMessage
@@ -75,7 +77,7 @@ class Frustration:
     """Frustrated conversations and the turns they took to reach a person (conversations.py)."""
 
     conversations: int
-    turns_to_person: Tuple[int, ...] = ()  # one per frustrated conversation that reached a person, fewest first
+    turns_to_person: tuple[int, ...] = ()  # one per frustrated conversation that reached a person, fewest first
 
     @property
     def reached(self) -> int:
@@ -124,19 +126,19 @@ class Figures:
     messages: int
     classified_messages: int  # messages outside handoffs
     fallback_messages: int
-    daily: Tuple[DayCount, ...]
-    hourly: Tuple[HourCount, ...]
-    containment_by_topic: Tuple[TopicContainment, ...]
-    escalations: Tuple[ReasonCount, ...]
+    daily: tuple[DayCount, ...]
+    hourly: tuple[HourCount, ...]
+    containment_by_topic: tuple[TopicContainment, ...]
+    escalations: tuple[ReasonCount, ...]
     escalated_conversations: int
     median_seconds_before_escalation: Optional[float]
     frustration: Frustration
-    intents: Tuple[Tuple[str, int], ...]  # most frequent first
-    fraud_levels: Tuple[Tuple[str, int], ...]
-    ratings: Tuple[Tuple[int, int], ...]  # (score, count) for 1..5
-    tickets: Tuple[TicketCount, ...]
+    intents: tuple[tuple[str, int], ...]  # most frequent first
+    fraud_levels: tuple[tuple[str, int], ...]
+    ratings: tuple[tuple[int, int], ...]  # (score, count) for 1..5
+    tickets: tuple[TicketCount, ...]
     promised_containment: Optional[float]  # facts.yml smart_service_share
-    conversation_rows: Tuple[ConversationRow, ...] = ()  # in the period, oldest session first
+    conversation_rows: tuple[ConversationRow, ...] = ()  # in the period, oldest session first
 
     @property
     def is_empty(self) -> bool:
@@ -184,7 +186,8 @@ def compute_figures(
     in_period = [conversation for conversation in conversations if period.contains(conversation.started_at)]
     messages = [message for c in conversations for message in c.messages if period.contains(message.at)]
     answered = [message for message in messages if not message.relayed]
-    escalated = [c.seconds_before_escalation() for c in in_period if c.escalations]
+    # seconds_before_escalation() is None exactly for the conversations without escalations.
+    escalated = [seconds for c in in_period if (seconds := c.seconds_before_escalation()) is not None]
     return Figures(
         period=period,
         conversations=len(in_period),
@@ -210,7 +213,7 @@ def compute_figures(
 
 def daily_counts(
     in_period: Sequence[Conversation], messages: Sequence[UserMessage], period: Period
-) -> Tuple[DayCount, ...]:
+) -> tuple[DayCount, ...]:
     """Every day of the period (open ends: of the data), zeros included, so gaps show."""
     conversations_per_day = Counter(_day(c.started_at) for c in in_period)
     messages_per_day = Counter(_day(message.at) for message in messages)
@@ -223,13 +226,13 @@ def daily_counts(
     return tuple(DayCount(day, conversations_per_day[day], messages_per_day[day]) for day in days)
 
 
-def hourly_counts(in_period: Sequence[Conversation], messages: Sequence[UserMessage]) -> Tuple[HourCount, ...]:
+def hourly_counts(in_period: Sequence[Conversation], messages: Sequence[UserMessage]) -> tuple[HourCount, ...]:
     conversations_per_hour = Counter(_hour(c.started_at) for c in in_period)
     messages_per_hour = Counter(_hour(message.at) for message in messages)
     return tuple(HourCount(hour, conversations_per_hour[hour], messages_per_hour[hour]) for hour in range(24))
 
 
-def containment_by_topic(in_period: Sequence[Conversation]) -> Tuple[TopicContainment, ...]:
+def containment_by_topic(in_period: Sequence[Conversation]) -> tuple[TopicContainment, ...]:
     """Per topic, the most frequent first (ties by name, so the order is stable)."""
     totals = Counter(c.topic for c in in_period)
     contained = Counter(c.topic for c in in_period if c.contained)
@@ -237,7 +240,7 @@ def containment_by_topic(in_period: Sequence[Conversation]) -> Tuple[TopicContai
     return tuple(sorted(rows, key=lambda row: (-row.conversations, row.topic)))
 
 
-def escalations_by_reason(in_period: Sequence[Conversation]) -> Tuple[ReasonCount, ...]:
+def escalations_by_reason(in_period: Sequence[Conversation]) -> tuple[ReasonCount, ...]:
     """Every escalation event, each reason listed (zeros too), split by service hours."""
     escalations = [escalation for c in in_period for escalation in c.escalations]
     off = Counter(e.reason for e in escalations if e.off_hours)
@@ -264,30 +267,28 @@ def conversation_row(conversation: Conversation) -> ConversationRow:
     )
 
 
-def top_intents(messages: Sequence[UserMessage]) -> Tuple[Tuple[str, int], ...]:
+def top_intents(messages: Sequence[UserMessage]) -> tuple[tuple[str, int], ...]:
     counts = Counter(message.intent or NO_INTENT for message in messages)
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def fraud_checks_by_level(
     conversations: Sequence[Conversation], period: Period, levels: Sequence[str]
-) -> Tuple[Tuple[str, int], ...]:
+) -> tuple[tuple[str, int], ...]:
     """Each configured level (zeros too), then ``unknown`` if an answer named none."""
-    counts = Counter(
-        check.level for c in conversations for check in c.fraud_checks if period.contains(check.at)
-    )
+    counts = Counter(check.level for c in conversations for check in c.fraud_checks if period.contains(check.at))
     unknown = ((UNKNOWN_LEVEL, counts[UNKNOWN_LEVEL]),) if counts[UNKNOWN_LEVEL] else ()
     return tuple((level, counts[level]) for level in levels) + unknown
 
 
-def ratings_by_score(ratings: Iterable[RatingRecord], period: Period) -> Tuple[Tuple[int, int], ...]:
+def ratings_by_score(ratings: Iterable[RatingRecord], period: Period) -> tuple[tuple[int, int], ...]:
     counts = Counter(rating.score for rating in ratings if period.contains(rating.created_at))
     return tuple((score, counts[score]) for score in SCORES)
 
 
 def tickets_by_kind_status_priority(
     tickets: Iterable[TicketRecord], period: Period, kinds: Sequence[str]
-) -> Tuple[TicketCount, ...]:
+) -> tuple[TicketCount, ...]:
     """Only combinations that occur, in the configured kind order, then status, normal before priority."""
     counts = Counter(
         (ticket.kind, ticket.status, ticket.priority) for ticket in tickets if period.contains(ticket.created_at)
@@ -297,12 +298,12 @@ def tickets_by_kind_status_priority(
 
 
 def promised_fraction(share: Optional[str]) -> Optional[float]:
-    """"约70%" -> 0.7: the article's share of questions smart service resolves."""
+    """ "约70%" -> 0.7: the article's share of questions smart service resolves."""
     match = re.search(r"(\d+(?:\.\d+)?)\s*%", share or "")
     return float(match.group(1)) / 100 if match else None
 
 
-def _rank(order: Sequence[str], value: str) -> Tuple[int, str]:
+def _rank(order: Sequence[str], value: str) -> tuple[int, str]:
     # Values the configuration does not know (older data) go last, by name.
     return (order.index(value), "") if value in order else (len(order), value)
 

@@ -4,10 +4,10 @@ Topics, ticket kinds, ticket states and fraud levels use the labels the bot
 itself shows users (topics.yml, cases.yml), so the report and the bot speak
 the same words; the rest are report-only labels kept here.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Dict
 
 from bot import knowledge
 from bot.report import conversations as c
@@ -37,8 +37,8 @@ REASONS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
-def intent_labels() -> Dict[str, str]:
+@functools.cache
+def intent_labels() -> dict[str, str]:
     topics = knowledge.load("topics")["topics"]
     return {**_OTHER_INTENTS, **topics}
 
@@ -51,7 +51,7 @@ def reason_label(reason: str) -> str:
     return REASONS.get(reason, reason)
 
 
-def fraud_level_labels() -> Dict[str, str]:
+def fraud_level_labels() -> dict[str, str]:
     """Level -> label, in the configured order (cases.yml fraud.level_labels)."""
     return dict(knowledge.load("cases")["fraud"]["level_labels"])
 
@@ -60,7 +60,7 @@ def fraud_level_label(level: str) -> str:
     return fraud_level_labels().get(level, "答复中未找到风险等级" if level == c.UNKNOWN_LEVEL else level)
 
 
-def ticket_kind_labels() -> Dict[str, str]:
+def ticket_kind_labels() -> dict[str, str]:
     return dict(knowledge.load("cases")["tickets"]["kind_labels"])
 
 

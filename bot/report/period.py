@@ -1,4 +1,5 @@
 """The report's period: Shanghai calendar days, both ends included."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

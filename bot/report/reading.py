@@ -8,14 +8,16 @@ SQLite file or table reads as an empty store, it is not created.
 Pages are keyset pages (``id > last id seen``), so a large store is neither
 loaded at once nor scanned again for every page as OFFSET would.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -61,7 +63,7 @@ class StoredEvent:
     name: Optional[str] = None
     text: Optional[str] = None  # a bot message
     value: Any = None  # a slot's value
-    frustration: Tuple[str, ...] = ()  # a user message's frustration cues (entity values)
+    frustration: tuple[str, ...] = ()  # a user message's frustration cues (entity values)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,12 @@ def read_events(engine: Optional[Engine], period: Period, page_size: int = PAGE_
         return
     rows = events_table.c
     query = sa.select(
-        rows.id, rows.sender_id, rows.type_name, rows.timestamp, rows.intent_name, rows.action_name,
+        rows.id,
+        rows.sender_id,
+        rows.type_name,
+        rows.timestamp,
+        rows.intent_name,
+        rows.action_name,
         # JSON is only needed for bot texts, the handoff slot's value and the
         # entities of user messages that may be frustrated (most are not).
         sa.case(
@@ -119,7 +126,7 @@ def read_events(engine: Optional[Engine], period: Period, page_size: int = PAGE_
         yield _event_from_row(row)
 
 
-def read_tickets(engine: Optional[Engine], period: Period, page_size: int = PAGE_SIZE) -> List[TicketRecord]:
+def read_tickets(engine: Optional[Engine], period: Period, page_size: int = PAGE_SIZE) -> list[TicketRecord]:
     """Tickets created from the period's start on (later ones can belong to its last conversations)."""
     if not _has_table(engine, tickets_table.name):
         return []
@@ -133,7 +140,7 @@ def read_tickets(engine: Optional[Engine], period: Period, page_size: int = PAGE
     ]
 
 
-def read_ratings(engine: Optional[Engine], period: Period, page_size: int = PAGE_SIZE) -> List[RatingRecord]:
+def read_ratings(engine: Optional[Engine], period: Period, page_size: int = PAGE_SIZE) -> list[RatingRecord]:
     if not _has_table(engine, ratings_table.name):
         return []
     rows = ratings_table.c
@@ -204,11 +211,12 @@ def _unreadable(engine: Engine, error: sa.exc.DBAPIError) -> str:
     return f"cannot read {printable_url(str(engine.url))}: {reason}"
 
 
-def frustration_cues(parse_data: Any) -> Tuple[str, ...]:
+def frustration_cues(parse_data: Any) -> tuple[str, ...]:
     """The values of the ``frustration`` entities of a user message's parse data."""
     entities = parse_data.get("entities") if isinstance(parse_data, dict) else None
     return tuple(
-        str(entity.get("value") or "") for entity in entities or ()
+        str(entity.get("value") or "")
+        for entity in entities or ()
         if isinstance(entity, dict) and entity.get("entity") == FRUSTRATION_ENTITY
     )
 
@@ -216,8 +224,13 @@ def frustration_cues(parse_data: Any) -> Tuple[str, ...]:
 def _event_from_row(row: Any) -> StoredEvent:
     data = json.loads(row.data) if row.data else {}
     if row.type_name == "user":
-        return StoredEvent(row.sender_id, "user", row.timestamp, name=row.intent_name,
-                           frustration=frustration_cues(data.get("parse_data")))
+        return StoredEvent(
+            row.sender_id,
+            "user",
+            row.timestamp,
+            name=row.intent_name,
+            frustration=frustration_cues(data.get("parse_data")),
+        )
     if row.type_name == "action":
         return StoredEvent(row.sender_id, "action", row.timestamp, name=row.action_name)
     if row.type_name == "bot":
@@ -250,7 +263,7 @@ class _StderrCounter:
             sys.stderr.write(text)
             sys.stderr.flush()
 
-    def __enter__(self) -> "_StderrCounter":
+    def __enter__(self) -> _StderrCounter:
         return self
 
     def update(self, count: int) -> None:

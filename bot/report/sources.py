@@ -7,12 +7,14 @@ the defaults of bot/settings.py, as the launcher gives them), and the service
 database of ``DATABASE_URL``. In the production profile the service database
 defaults to that PostgreSQL too, as bot/launcher.py does for the action server.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 import yaml
@@ -72,7 +74,7 @@ def sqlite_file(url: str) -> Optional[Path]:
     return Path(parsed.database)
 
 
-def _production_postgres_settings() -> Dict[str, Any]:
+def _production_postgres_settings() -> dict[str, Any]:
     env = profile_environment("production")
     return {
         "dialect": "postgresql",
@@ -84,11 +86,10 @@ def _production_postgres_settings() -> Dict[str, Any]:
     }
 
 
-def _substituted(settings: Mapping[str, Any], env: Mapping[str, str]) -> Dict[str, Any]:
+def _substituted(settings: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     # Rasa fills ${VAR} from the environment when it reads the endpoints file.
     return {
-        key: _ENV_REFERENCE.sub(lambda match: env.get(match.group(1), ""), value)
-        if isinstance(value, str) else value
+        key: _ENV_REFERENCE.sub(lambda match: env.get(match.group(1), ""), value) if isinstance(value, str) else value
         for key, value in settings.items()
     }
 

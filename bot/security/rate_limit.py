@@ -1,9 +1,10 @@
 """At most N messages per sender in a sliding window, kept in this process's memory."""
+
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Deque, Dict
+from collections.abc import Callable
 
 # Senders idle longer than this are forgotten, so the table cannot grow without bound.
 _FORGET_AFTER_WINDOWS = 6
@@ -17,7 +18,7 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._seen: Dict[str, Deque[float]] = {}
+        self._seen: dict[str, deque[float]] = {}
         self._calls = 0
 
     def allow(self, sender: str) -> bool:

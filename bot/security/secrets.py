@@ -8,12 +8,13 @@ and the user is told not to share such things with anyone.
 Masking keeps what identifies the thing for the user (6222 **** **** 5679)
 and is idempotent: masking a masked text changes nothing.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, List, Tuple
 
 BANK_CARD = "bank_card"
 ID_CARD = "id_card"
@@ -30,14 +31,18 @@ _ID_CARD = re.compile(r"(?<![0-9*])(\d{17}[\dXx])(?![0-9*])")
 _CODE_WORDS = r"(?:验证码|校验码|动态码|短信码|確認碼|验证码是|code|otp)"
 _CODE_AFTER_WORD = re.compile(_CODE_WORDS + r"[^0-9\n]{0,6}(?<![0-9])(\d{4,8})(?![0-9])", re.IGNORECASE)
 # Not the last group of a card masked just before ("6222 **** **** 7894和验证码").
-_CODE_BEFORE_WORD = re.compile(r"(?<![0-9*])(?<!\* )(\d{4,8})(?![0-9])[^0-9\n]{0,4}(?:是)?" + _CODE_WORDS, re.IGNORECASE)
+_CODE_BEFORE_WORD = re.compile(
+    r"(?<![0-9*])(?<!\* )(\d{4,8})(?![0-9])[^0-9\n]{0,4}(?:是)?" + _CODE_WORDS, re.IGNORECASE
+)
 _CODE_ALONE = re.compile(r"^\s*(\d{6})\s*$")
 # Passwords are typed in ASCII; "密码怎么办" is a question, not a password.
 _PASSWORD = re.compile(
     r"(?:密码|口令|password|passwd|pwd)\s*(?:是|为|:|：|=)?\s*([A-Za-z0-9!@#$%^&*()_+\-=.?~]{4,64})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_CVV = re.compile(r"(?:cvv2?|cvc2?|安全码|卡背后三位|背面三位|后三位码)\s*(?:是|为|:|：)?\s*(\d{3,4})(?![0-9])", re.IGNORECASE)
+_CVV = re.compile(
+    r"(?:cvv2?|cvc2?|安全码|卡背后三位|背面三位|后三位码)\s*(?:是|为|:|：)?\s*(\d{3,4})(?![0-9])", re.IGNORECASE
+)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -46,7 +51,7 @@ _ID_CHECK = "10X98765432"
 @dataclass(frozen=True)
 class MaskResult:
     text: str
-    found: Tuple[str, ...]  # kinds found, in the order of the detectors
+    found: tuple[str, ...]  # kinds found, in the order of the detectors
 
     @property
     def had_secrets(self) -> bool:
@@ -55,7 +60,7 @@ class MaskResult:
 
 def mask_secrets(text: str) -> MaskResult:
     """``text`` with every secret masked, and the kinds of secret found."""
-    found: List[str] = []
+    found: list[str] = []
     for kind, pattern, is_secret, masker in _DETECTORS:
         text, count = _mask_matches(text, pattern, is_secret, masker)
         if count and kind not in found:
@@ -81,13 +86,13 @@ def id_card_valid(number: str) -> bool:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == number[17].upper()
 
 
 def _mask_matches(
     text: str, pattern: re.Pattern, is_secret: Callable[[str], bool], masker: Callable[[str], str]
-) -> Tuple[str, int]:
+) -> tuple[str, int]:
     count = 0
 
     def replace(match: re.Match) -> str:
@@ -98,7 +103,7 @@ def _mask_matches(
         count += 1
         start, end = match.span(1)
         whole_start = match.start(0)
-        return match.group(0)[: start - whole_start] + masker(value) + match.group(0)[end - whole_start:]
+        return match.group(0)[: start - whole_start] + masker(value) + match.group(0)[end - whole_start :]
 
     return pattern.sub(replace, text), count
 
@@ -112,7 +117,7 @@ def _mask_card(value: str) -> str:
     """6222 **** **** 5679: first four and last four kept, in groups of four."""
     digits = re.sub(r"\D", "", value)
     middle = MASK * (len(digits) - 8)
-    groups = [digits[:4]] + [middle[i:i + 4] for i in range(0, len(middle), 4)] + [digits[-4:]]
+    groups = [digits[:4]] + [middle[i : i + 4] for i in range(0, len(middle), 4)] + [digits[-4:]]
     return " ".join(groups)
 
 

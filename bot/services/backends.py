@@ -1,4 +1,5 @@
 """The stores the actions use, created once per process from the environment."""
+
 from __future__ import annotations
 
 import functools
@@ -8,7 +9,7 @@ from bot.stores.orders import OrderStore, load_order_store
 from bot.stores.tickets import TicketStore
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tickets() -> TicketStore:
     """Tickets and ratings in the service database (``DATABASE_URL``, default SQLite)."""
     return TicketStore(shared_engine())

@@ -4,10 +4,12 @@ actions/cases.py dispatches these answers. The rules are in the case services
 (refunds, logistics, complaints, fraud), the words in bot/knowledge/replies.yml,
 the tickets in bot.services.tickets.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Optional
 
 from bot import clock
 from bot.services import complaints, conversation, fraud, logistics, refunds, tickets
@@ -17,18 +19,18 @@ from bot.services.replies import reply
 from bot.stores.orders import Order
 from bot.stores.tickets import TicketKind
 
-Event = Dict[str, Any]
+Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Answer:
     """The messages to send, in order, and the ticket the case opened (if any)."""
 
-    messages: Tuple[Dict[str, Any], ...]
+    messages: tuple[dict[str, Any], ...]
     ticket_number: Optional[str] = None
 
 
-def order_values(order: Order) -> Dict[str, Any]:
+def order_values(order: Order) -> dict[str, Any]:
     """The order placeholders of the refund and logistics replies."""
     return {
         "order_id": order.order_id,
@@ -54,15 +56,27 @@ def refund_status(sender_id: str, order: Order) -> Answer:
 
 def logistics_status(sender_id: str, order: Order, events: Iterable[Event]) -> Answer:
     """Where the parcel is; a stale or not-received parcel also opens (once) a logistics ticket."""
-    messages = [reply(logistics.status_response(order), tracking_events=logistics.latest_events_text(order), **order_values(order))]
+    messages = [
+        reply(
+            logistics.status_response(order), tracking_events=logistics.latest_events_text(order), **order_values(order)
+        )
+    ]
     said = conversation.messages_since_intent(events, ["logistics"])
     problem = logistics.parcel_problem(order, [message.get("text") or "" for message in said], clock.now())
     if problem is None:
         return Answer(tuple(messages))
     ticket = tickets.open_once(
-        TicketKind.LOGISTICS, sender_id, order.order_id, logistics.problem_summary(problem, order), details={"problem": problem}
+        TicketKind.LOGISTICS,
+        sender_id,
+        order.order_id,
+        logistics.problem_summary(problem, order),
+        details={"problem": problem},
     )
-    messages.append(reply(logistics.problem_response(problem), ticket_number=ticket.number, stale_hours=logistics.stale_after_hours()))
+    messages.append(
+        reply(
+            logistics.problem_response(problem), ticket_number=ticket.number, stale_hours=logistics.stale_after_hours()
+        )
+    )
     return Answer(tuple(messages), ticket.number)
 
 
@@ -76,8 +90,11 @@ def open_complaint(sender_id: str, description: str, order_id: Optional[str], ev
         + [order.amount if order else None],
     )
     ticket = tickets.open_ticket(
-        TicketKind.COMPLAINT, sender_id, description,
-        order_id=order_id, priority=priority,
+        TicketKind.COMPLAINT,
+        sender_id,
+        description,
+        order_id=order_id,
+        priority=priority,
         details={"messages": [message.get("text") for message in messages]},
     )
     message = reply("complaint_priority" if priority else "complaint_normal", ticket_number=ticket.number)
@@ -95,7 +112,7 @@ def fraud_check(events: Iterable[Event]) -> Answer:
     return Answer(tuple(reply(name, **values) for name, values in fraud.fraud_replies(assessment)))
 
 
-def store_rating(sender_id: str, score: int, ticket_number: Optional[str], case: Optional[str]) -> Dict[str, Any]:
+def store_rating(sender_id: str, score: int, ticket_number: Optional[str], case: Optional[str]) -> dict[str, Any]:
     """Files the rating of the last case; the thanks (or the apology for a low score)."""
     tickets.add_rating(sender_id, score, ticket_number=ticket_number, case=case)
     return reply("rating_low" if is_low(score) else "rating_thanks")

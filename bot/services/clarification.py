@@ -1,7 +1,9 @@
 """What to ask when the NLU is not confident: the likeliest topics as buttons."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from collections.abc import Iterable
+from typing import Any
 
 from bot import knowledge
 
@@ -14,11 +16,11 @@ def clarification_question() -> str:
     return knowledge.load("topics")["question"]
 
 
-def likeliest_topics(intent_ranking: Iterable[Dict[str, Any]]) -> List[str]:
+def likeliest_topics(intent_ranking: Iterable[dict[str, Any]]) -> list[str]:
     """Up to three offerable intents, best first, padded with common topics."""
     labels = knowledge.load("topics")["topics"]
     ranked = [item.get("name") for item in intent_ranking or [] if isinstance(item, dict)]
-    chosen = [name for name in ranked if name in labels][:MAX_TOPICS]
+    chosen = [name for name in ranked if isinstance(name, str) and name in labels][:MAX_TOPICS]
     for name in labels:
         if len(chosen) == MAX_TOPICS:
             break
@@ -27,12 +29,9 @@ def likeliest_topics(intent_ranking: Iterable[Dict[str, Any]]) -> List[str]:
     return chosen
 
 
-def clarification_buttons(intent_ranking: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
+def clarification_buttons(intent_ranking: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     labels = knowledge.load("topics")["topics"]
-    buttons = [
-        {"title": labels[name], "payload": f"/{name}"}
-        for name in likeliest_topics(intent_ranking)
-    ]
+    buttons = [{"title": labels[name], "payload": f"/{name}"} for name in likeliest_topics(intent_ranking)]
     buttons.append({"title": knowledge.load("topics")["none_of_these"], "payload": NONE_OF_THESE_PAYLOAD})
     return buttons
 

@@ -1,9 +1,11 @@
 """Deciding how a complaint is handled: is it said yet, is it priority."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Optional
 
 from bot import knowledge
 from bot.services.replies import reply
@@ -14,7 +16,7 @@ _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 
 
 def is_too_vague(text: str) -> bool:
-    """"我要投诉" says nothing yet; "商家发了假货还不退款" does."""
+    """ "我要投诉" says nothing yet; "商家发了假货还不退款" does."""
     rules = knowledge.load("cases")["complaint"]
     remainder = re.sub(r"[\W_]", "", text or "")
     for word in sorted(rules["vague_words"], key=len, reverse=True):
@@ -33,7 +35,9 @@ def is_priority(safety_signals: Iterable[str], amounts: Iterable[Optional[Decima
 HEALTH_SIGNAL = "健康伤害"
 
 
-def priority_acknowledgement(safety_signals: Iterable[str], amounts: Iterable[Optional[Decimal]]) -> Optional[Dict[str, Any]]:
+def priority_acknowledgement(
+    safety_signals: Iterable[str], amounts: Iterable[Optional[Decimal]]
+) -> Optional[dict[str, Any]]:
     """The priority promise said before the order question, or None for an ordinary complaint."""
     signals = list(safety_signals)
     if not is_priority(signals, amounts):

@@ -4,11 +4,12 @@ The signals are the spaCy fraud_signal entities (bot/knowledge/entity_patterns.y
 and the phone numbers mentioned. An official number is never proof: callers
 can spoof it, so it is pointed out, not trusted.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Tuple
 
 from bot import knowledge
 
@@ -18,9 +19,9 @@ HIGH, MEDIUM, LOW = "high", "medium", "low"
 @dataclass(frozen=True)
 class FraudAssessment:
     level: str
-    signals: Tuple[str, ...]
-    official_numbers: Tuple[str, ...]
-    other_numbers: Tuple[str, ...]
+    signals: tuple[str, ...]
+    official_numbers: tuple[str, ...]
+    other_numbers: tuple[str, ...]
     money_lost: bool
 
     @property
@@ -41,12 +42,14 @@ def assess(signals: Iterable[str], phone_numbers: Iterable[str], text: str) -> F
     )
 
 
-def fraud_replies(assessment: FraudAssessment) -> List[Tuple[str, Dict[str, str]]]:
+def fraud_replies(assessment: FraudAssessment) -> list[tuple[str, dict[str, str]]]:
     """The replies (replies.yml) of a fraud check and their values, most urgent first."""
-    messages: List[Tuple[str, Dict[str, str]]] = []
+    messages: list[tuple[str, dict[str, str]]] = []
     if assessment.money_lost:
         messages.append(("fraud_money_lost", {}))
-    messages.append((f"fraud_{assessment.level}", {"risk_level": assessment.label, "fraud_signals": "、".join(assessment.signals)}))
+    messages.append(
+        (f"fraud_{assessment.level}", {"risk_level": assessment.label, "fraud_signals": "、".join(assessment.signals)})
+    )
     if assessment.official_numbers:
         messages.append(("fraud_official_number", {"phone_numbers": "、".join(assessment.official_numbers)}))
     if assessment.other_numbers:
@@ -63,7 +66,7 @@ def is_too_vague(text: str, signals: Iterable[str], phone_numbers: Iterable[str]
     return len(re.sub(r"\W", "", text or "")) < knowledge.load("cases")["fraud"]["min_story_chars"]
 
 
-def _level(signals: List[str]) -> str:
+def _level(signals: list[str]) -> str:
     rules = knowledge.load("cases")["fraud"]
     weights = [rules["weights"].get(signal, 1) for signal in signals]
     if any(weight >= rules["levels"]["high"] for weight in weights) or sum(weights) >= rules["levels"]["high"]:
@@ -73,9 +76,10 @@ def _level(signals: List[str]) -> str:
     return LOW
 
 
-def _split_numbers(numbers: Iterable[str]) -> Tuple[List[str], List[str]]:
+def _split_numbers(numbers: Iterable[str]) -> tuple[list[str], list[str]]:
     official_digits = {_digits(number) for number in knowledge.load("facts")["hotlines"].values()}
-    official, other = [], []
+    official: list[str] = []
+    other: list[str] = []
     for number in _unique(numbers):
         (official if _digits(number) in official_digits else other).append(number)
     return official, other
@@ -89,8 +93,8 @@ def _digits(number: str) -> str:
     return re.sub(r"\D", "", number)
 
 
-def _unique(values: Iterable[str]) -> List[str]:
-    seen: List[str] = []
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: list[str] = []
     for value in values:
         if value and value not in seen:
             seen.append(value)

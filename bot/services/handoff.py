@@ -1,8 +1,10 @@
 """Handing a conversation to a person: the ticket, the summary they read, the callback number."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from bot import clock
 from bot.entities import number_entities
@@ -21,7 +23,9 @@ _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 _NUMBER_ATTEMPT = re.compile(r"\d[\d\s-]{5,}\d")
 
 
-def open_handoff(sender_id: str, events: Iterable[Dict[str, Any]], order_id: Optional[str]) -> Tuple[Dict[str, Any], str]:
+def open_handoff(
+    sender_id: str, events: Iterable[dict[str, Any]], order_id: Optional[str]
+) -> tuple[dict[str, Any], str]:
     """A handoff ticket in service hours, a leave-a-message ticket off hours: the reply and the ticket number."""
     events = list(events)
     topic = conversation.latest_case_intent(events, CASE_INTENTS)
@@ -34,18 +38,23 @@ def open_handoff(sender_id: str, events: Iterable[Dict[str, Any]], order_id: Opt
         order_id=order_id,
         details={"intent": topic, "messages": texts},
     )
-    message = reply("handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day())
+    message = reply(
+        "handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day()
+    )
     return message, ticket.number
 
 
-def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> Dict[str, Any]:
+def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> dict[str, Any]:
     """Files the user's message in the handoff ticket; a phone number in it becomes a callback request."""
     tickets.add_message(ticket_number, text)
     phone = callback_number(text)
     if phone:
         callback = tickets.open_ticket(
-            TicketKind.CALLBACK, sender_id, f"回电请求（转人工工单 {ticket_number}）",
-            phone=phone, details={"handoff_ticket": ticket_number},
+            TicketKind.CALLBACK,
+            sender_id,
+            f"回电请求（转人工工单 {ticket_number}）",
+            phone=phone,
+            details={"handoff_ticket": ticket_number},
         )
         tickets.set_phone(ticket_number, phone)
         return reply("callback_saved", masked_phone=masked_number(phone), ticket_number=callback.number)
@@ -54,7 +63,7 @@ def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> Dict[str, A
     return reply("relay_ack", ticket_number=ticket_number)
 
 
-def resume_bot(ticket_number: str, text: str) -> Dict[str, Any]:
+def resume_bot(ticket_number: str, text: str) -> dict[str, Any]:
     """The user takes the conversation back from the agent: noted in the ticket."""
     tickets.add_message(ticket_number, text, author="user")
     return reply("resumed", ticket_number=ticket_number)

@@ -1,8 +1,10 @@
 """What a parcel's tracking says, and when it needs a person."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, List, Optional
+from typing import Optional
 
 from bot import clock, knowledge
 from bot.stores.orders import Order
@@ -31,9 +33,8 @@ def parcel_problem(order: Order, user_texts: Iterable[str], now: datetime) -> Op
 def latest_events_text(order: Order) -> str:
     """The newest tracking events, one per line, Shanghai time."""
     shown = knowledge.load("cases")["logistics"]["events_shown"]
-    lines: List[str] = [
-        f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}"
-        for event in order.events[:shown]
+    lines: list[str] = [
+        f"· {clock.in_service_zone(event.time):%m-%d %H:%M} {event.description}" for event in order.events[:shown]
     ]
     return "\n".join(lines)
 
@@ -47,7 +48,8 @@ def status_response(order: Order) -> str:
 
 def problem_summary(problem: str, order: Order) -> str:
     """The summary of the ticket a parcel problem (:data:`STALE`, :data:`NOT_RECEIVED`) opens."""
-    summary = f"{'物流长时间未更新' if problem == STALE else '显示签收但未收到'}：{order.item}，{order.carrier or ''} {order.tracking_number or ''}"
+    what = "物流长时间未更新" if problem == STALE else "显示签收但未收到"
+    summary = f"{what}：{order.item}，{order.carrier or ''} {order.tracking_number or ''}"
     return summary.strip()
 
 

@@ -1,9 +1,10 @@
 """Finding the order a user means from what they typed."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Optional
 
 from bot.entities import number_entities
 from bot.services import backends
@@ -24,7 +25,7 @@ class Lookup:
         return self.order is not None
 
 
-def references(text: str) -> List[str]:
+def references(text: str) -> list[str]:
     """Order and tracking numbers in ``text``, in the order written."""
     clean = normalize(text or "")
     found = [match.value for match in number_entities(clean, ("order_id", "tracking_number"))]

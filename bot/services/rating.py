@@ -1,4 +1,5 @@
 """The one rating question after a case, and reading the answer."""
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,9 @@ def parse_score(value: Optional[object]) -> Optional[int]:
 
 
 # A reply that is nothing but a score: 「4」, 「４分」, 「五星」, 「给5分吧」.
-_BARE_SCORE = re.compile(r"^(?:给|打)?\s*(?:[1-5]|[一二两三四五])\s*(?:分|星|颗星)?\s*(?:吧|啦|好评|哈|呀)?\s*[!.。！~]*$")
+_BARE_SCORE = re.compile(
+    r"^(?:给|打)?\s*(?:[1-5]|[一二两三四五])\s*(?:分|星|颗星)?\s*(?:吧|啦|好评|哈|呀)?\s*[!.。！~]*$"
+)
 
 
 def is_bare_score(text: str) -> bool:

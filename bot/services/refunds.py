@@ -1,4 +1,5 @@
 """A refund's state in words, and when it becomes a dispute."""
+
 from __future__ import annotations
 
 from bot import knowledge

@@ -1,4 +1,5 @@
 """The cases' rules of thumb (bot/knowledge/cases.yml) that operators may override."""
+
 from __future__ import annotations
 
 from bot import knowledge

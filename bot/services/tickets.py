@@ -4,9 +4,10 @@ The one service module that calls the ticket store; the cases (bot.services.case
 bot.services.handoff) open and update their tickets through it, and actions
 only see the replies and ticket numbers it returns.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from bot import clock
 from bot.services import backends
@@ -21,7 +22,11 @@ _OPEN_ONCE_LOOKBACK = 20
 def open_once(kind: str, sender_id: str, order_id: Optional[str], summary: str, **extra: Any) -> Ticket:
     """The sender's open ticket of this kind for this order, or a new one: asking twice is not two cases."""
     for ticket in backends.tickets().for_sender(sender_id, limit=_OPEN_ONCE_LOOKBACK):
-        if ticket.kind == kind and ticket.order_id == order_id and ticket.status in (TicketStatus.OPEN, TicketStatus.IN_PROGRESS):
+        if (
+            ticket.kind == kind
+            and ticket.order_id == order_id
+            and ticket.status in (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)
+        ):
             return ticket
     return open_ticket(kind, sender_id, summary, order_id=order_id, **extra)
 
@@ -43,7 +48,7 @@ def add_rating(sender_id: str, score: int, ticket_number: Optional[str], case: O
     backends.tickets().add_rating(sender_id, score, ticket_number=ticket_number, case=case)
 
 
-def status_reply(text: str, sender_id: str) -> Dict[str, Any]:
+def status_reply(text: str, sender_id: str) -> dict[str, Any]:
     """The ticket a number in ``text`` names, else the sender's latest tickets."""
     number = parse_ticket_number(text or "")
     if number:

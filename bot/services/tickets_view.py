@@ -1,13 +1,14 @@
 """Tickets as the user reads them back."""
+
 from __future__ import annotations
 
-from typing import Dict, Iterable
+from collections.abc import Iterable
 
 from bot import clock, knowledge
 from bot.stores.tickets import Ticket
 
 
-def ticket_values(ticket: Ticket) -> Dict[str, str]:
+def ticket_values(ticket: Ticket) -> dict[str, str]:
     """The placeholders of the ``ticket_found`` reply."""
     labels = knowledge.load("cases")["tickets"]
     return {

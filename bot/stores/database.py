@@ -5,6 +5,7 @@ an SQLite file in ``<repo>/.data``. Set ``DATABASE_URL`` (for example
 ``postgresql://user:pass@host/db``) when several action servers must share
 their tickets: numbering then stays unique across all of them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,7 +37,7 @@ def normalize_url(url: str) -> str:
     # Heroku and some hosting panels still hand out "postgres://" URLs,
     # which SQLAlchemy 1.4 no longer accepts.
     if url.startswith("postgres://"):
-        return "postgresql://" + url[len("postgres://"):]
+        return "postgresql://" + url[len("postgres://") :]
     return url
 
 
@@ -53,7 +54,7 @@ def shared_engine(url: Optional[str] = None) -> Engine:
     return _cached_engine(normalize_url(url or database_url()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_engine(url: str) -> Engine:
     return create_engine_for(url)
 
@@ -104,9 +105,7 @@ def create_tables(engine: Engine, metadata: sa.MetaData) -> None:
 def _create_tables_once(engine: Engine, metadata: sa.MetaData) -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-            )
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         metadata.create_all(connection)
 
 

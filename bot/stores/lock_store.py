@@ -17,11 +17,12 @@ Configured in endpoints.production.yml as
 ``type: bot.stores.lock_store.AtomicRedisLockStore`` with Rasa's Redis
 options (url, port, db, password, key_prefix).
 """
+
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional, Text
+from typing import Any, Optional
 
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
@@ -75,21 +76,21 @@ class AtomicRedisLockStore(RedisLockStore):
         # EVALSHA, and the script is loaded again after a Redis restart or SCRIPT FLUSH.
         self._change_lock = self.red.register_script(CHANGE_LOCK)
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         # json.dumps writes the float as Ticket.dumps does: shortest text that reads back exactly.
         return self._change(conversation_id, "issue", expires=json.dumps(time.time() + lock_lifetime))
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         self._change(conversation_id, "update")
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self._change(conversation_id, "finish", ticket=ticket_number)
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Return the ticket and delete the lock if no one waits, in one step."""
         self._change(conversation_id, "cleanup", ticket=ticket_number)
 
-    def _change(self, conversation_id: Text, operation: Text, ticket: Any = "", expires: Text = "") -> Any:
+    def _change(self, conversation_id: str, operation: str, ticket: Any = "", expires: str = "") -> Any:
         # Expiry is judged by this machine's clock, not Redis TIME, as Rasa's TicketLock
         # does; redis-py sends the float as repr(), which Lua reads back exactly.
         now = time.time()

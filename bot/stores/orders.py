@@ -5,17 +5,19 @@ implements to plug in its real order system; without one, a
 :class:`SQLOrderStore` holds the demo orders of
 ``bot/knowledge/demo_orders.yml`` so every flow can be tried end to end.
 """
+
 from __future__ import annotations
 
 import functools
 import importlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,7 +66,7 @@ class Order:
     status: str
     carrier: Optional[str]
     tracking_number: Optional[str]
-    events: Tuple[TrackingEvent, ...]
+    events: tuple[TrackingEvent, ...]
     refund_state: str
     refund_amount: Optional[Decimal]
     placed_at: datetime
@@ -186,7 +188,7 @@ def load_order_store() -> OrderStore:
     return _order_store(os.environ.get("ORDER_STORE", "").strip(), database_url())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _order_store(spec: str, url: str) -> OrderStore:
     if spec:
         return _import_order_store(spec)
@@ -205,13 +207,13 @@ def _import_order_store(spec: str) -> OrderStore:
     return store
 
 
-@functools.lru_cache(maxsize=None)
-def load_demo_scenarios() -> Dict[str, str]:
+@functools.cache
+def load_demo_scenarios() -> dict[str, str]:
     """Scenario name (e.g. ``in_transit_stale``) to the demo order showing it."""
     return {entry["scenario"]: str(entry["order_id"]) for entry in knowledge.load("demo_orders")["orders"]}
 
 
-def _demo_entries(path: Union[str, Path]) -> List[Dict[str, Any]]:
+def _demo_entries(path: Union[str, Path]) -> list[dict[str, Any]]:
     return knowledge.read(path)["orders"]
 
 
@@ -254,7 +256,7 @@ def _upsert(connection: Connection, order: Order) -> None:
         )
 
 
-def _upsert_order_row(connection: Connection, row: Dict[str, Any]) -> None:
+def _upsert_order_row(connection: Connection, row: dict[str, Any]) -> None:
     # ON CONFLICT lets several action servers seed the demo orders at once.
     dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.dialect.name)
     if dialect is None:
@@ -262,18 +264,16 @@ def _upsert_order_row(connection: Connection, row: Dict[str, Any]) -> None:
         return
     statement = dialect.insert(orders_table).values(**row)
     changes = {name: statement.excluded[name] for name in row if name != "order_id"}
-    connection.execute(
-        statement.on_conflict_do_update(index_elements=[orders_table.c.order_id], set_=changes)
-    )
+    connection.execute(statement.on_conflict_do_update(index_elements=[orders_table.c.order_id], set_=changes))
 
 
-def _update_or_insert(connection: Connection, row: Dict[str, Any]) -> None:
+def _update_or_insert(connection: Connection, row: dict[str, Any]) -> None:
     key = orders_table.c.order_id == row["order_id"]
     if connection.execute(orders_table.update().where(key).values(**row)).rowcount == 0:
         connection.execute(orders_table.insert().values(**row))
 
 
-def _order_row(order: Order) -> Dict[str, Any]:
+def _order_row(order: Order) -> dict[str, Any]:
     return {
         "order_id": order.order_id,
         "item": order.item,
@@ -287,7 +287,7 @@ def _order_row(order: Order) -> Dict[str, Any]:
     }
 
 
-def _events_of(connection: Connection, order_id: str) -> Tuple[TrackingEvent, ...]:
+def _events_of(connection: Connection, order_id: str) -> tuple[TrackingEvent, ...]:
     query = (
         sa.select(events_table.c.time, events_table.c.description)
         .where(events_table.c.order_id == order_id)
@@ -296,7 +296,7 @@ def _events_of(connection: Connection, order_id: str) -> Tuple[TrackingEvent, ..
     return tuple(TrackingEvent(row.time, row.description) for row in connection.execute(query))
 
 
-def _order_from_row(row: Mapping[str, Any], events: Tuple[TrackingEvent, ...]) -> Order:
+def _order_from_row(row: Mapping[str, Any], events: tuple[TrackingEvent, ...]) -> Order:
     refund_fen = row["refund_amount_fen"]
     return Order(
         order_id=row["order_id"],

@@ -7,6 +7,7 @@ each day. The sequence row of the day is incremented inside the transaction
 that inserts the ticket, so numbers stay unique and gap-free also when many
 threads or several action servers sharing PostgreSQL create tickets at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,10 @@ import random
 import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -63,7 +65,7 @@ class Ticket:
     order_id: Optional[str]
     phone: Optional[str]
     # A dict cannot be hashed; tickets are still hashable by their other fields.
-    details: Dict[str, Any] = field(hash=False)
+    details: dict[str, Any] = field(hash=False)
     created_at: datetime
     updated_at: datetime
 
@@ -181,7 +183,7 @@ def _plain(text: str) -> str:
     return strip_invisible(to_half_width(text))
 
 
-def _canonical(match: "re.Match[str]") -> Optional[str]:
+def _canonical(match: re.Match[str]) -> Optional[str]:
     day, sequence = match.group("day"), int(match.group("sequence"))
     if sequence < 1 or not _is_date(day):
         return None
@@ -241,7 +243,7 @@ class TicketStore:
         with self._engine.connect() as connection:
             return _select_ticket(connection, canonical)
 
-    def for_sender(self, sender_id: str, limit: int = 5) -> List[Ticket]:
+    def for_sender(self, sender_id: str, limit: int = 5) -> list[Ticket]:
         """The sender's most recent tickets, newest first."""
         query = (
             sa.select(tickets_table)
@@ -260,9 +262,7 @@ class TicketStore:
     def set_phone(self, number: str, phone: str, now: Optional[datetime] = None) -> Optional[Ticket]:
         return self._update(number, {"phone": _clean_optional(phone)}, now)
 
-    def add_message(
-        self, number: str, text: str, author: str = "user", now: Optional[datetime] = None
-    ) -> bool:
+    def add_message(self, number: str, text: str, author: str = "user", now: Optional[datetime] = None) -> bool:
         """Append a message for the agent; False when there is no such ticket."""
         canonical = canonical_ticket_number(number)
         if canonical is None:
@@ -281,7 +281,7 @@ class TicketStore:
             )
         return True
 
-    def messages(self, number: str) -> List[TicketMessage]:
+    def messages(self, number: str) -> list[TicketMessage]:
         """The ticket's messages, oldest first."""
         canonical = canonical_ticket_number(number)
         if canonical is None:
@@ -315,7 +315,7 @@ class TicketStore:
             rating_id = connection.execute(ratings_table.insert().values(**row)).inserted_primary_key[0]
         return _rating_from_row({**row, "id": rating_id})
 
-    def ratings_for(self, sender_id: str) -> List[Rating]:
+    def ratings_for(self, sender_id: str) -> list[Rating]:
         """The sender's ratings, newest first."""
         query = (
             sa.select(ratings_table)
@@ -325,7 +325,7 @@ class TicketStore:
         with self._engine.connect() as connection:
             return [_rating_from_row(row) for row in connection.execute(query).mappings()]
 
-    def _insert_numbered(self, row: Dict[str, Any], moment: datetime) -> str:
+    def _insert_numbered(self, row: dict[str, Any], moment: datetime) -> str:
         attempt = 1
         while True:
             try:
@@ -336,14 +336,14 @@ class TicketStore:
                 _back_off(attempt)
                 attempt += 1
 
-    def _insert_once(self, row: Dict[str, Any], moment: datetime) -> str:
+    def _insert_once(self, row: dict[str, Any], moment: datetime) -> str:
         day = _day(moment)
         with self._engine.begin() as connection:
             number = format_ticket_number(day, _next_sequence(connection, day))
             connection.execute(tickets_table.insert().values(number=number, **row))
         return number
 
-    def _update(self, number: str, values: Dict[str, Any], now: Optional[datetime]) -> Optional[Ticket]:
+    def _update(self, number: str, values: dict[str, Any], now: Optional[datetime]) -> Optional[Ticket]:
         canonical = canonical_ticket_number(number)
         if canonical is None:
             return None
@@ -368,19 +368,15 @@ def _has_upsert_returning(connection: Connection) -> bool:
 def _next_sequence_in_steps(connection: Connection, day: str) -> int:
     """For older SQLite: the UPDATE takes the write lock, so this is atomic too."""
     row = sequences_table.c
-    bumped = connection.execute(
-        sequences_table.update().where(row.day == day).values(last_value=row.last_value + 1)
-    )
+    bumped = connection.execute(sequences_table.update().where(row.day == day).values(last_value=row.last_value + 1))
     if bumped.rowcount == 0:
         connection.execute(sequences_table.insert().values(day=day, last_value=1))
     return connection.execute(sa.select(row.last_value).where(row.day == day)).scalar_one()
 
 
-def _touch(connection: Connection, number: str, values: Dict[str, Any], moment: datetime) -> bool:
+def _touch(connection: Connection, number: str, values: dict[str, Any], moment: datetime) -> bool:
     result = connection.execute(
-        tickets_table.update()
-        .where(tickets_table.c.number == number)
-        .values(updated_at=moment, **values)
+        tickets_table.update().where(tickets_table.c.number == number).values(updated_at=moment, **values)
     )
     return result.rowcount > 0
 

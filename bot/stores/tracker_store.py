@@ -14,15 +14,17 @@ counts its rows.
 Configure it in endpoints.yml with
 ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Text
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -45,7 +47,7 @@ class _Cached:
     tracker: DialogueStateTracker
 
 
-def _make_sqlite_folder(settings: Dict[Text, Any]) -> None:
+def _make_sqlite_folder(settings: dict[str, Any]) -> None:
     """The folder of an SQLite file (``db: .data/tracker.db``): plain ``rasa run`` in a fresh checkout has none."""
     if settings.get("dialect", "sqlite") == "sqlite" and not settings.get("host"):
         Path(settings.get("db") or "rasa.db").parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,8 @@ def _make_sqlite_folder(settings: Dict[Text, Any]) -> None:
 
 class CachingSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with a validated in-process cache of trackers."""
+
+    engine: Any  # the SQLAlchemy engine SQLTrackerStore.__init__ creates (replaced for SQLite)
 
     def __init__(
         self,
@@ -66,13 +70,14 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite":
             self._use_pooled_sqlite_engine()
         self._ensure_conversation_index()
-        self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = int(cache_size)
         events = self.SQLEvent.__table__
         self._newest_id_query = sa.select(sa.func.max(events.c.id)).where(
-            events.c.sender_id == sa.bindparam("sender_id"))
+            events.c.sender_id == sa.bindparam("sender_id")
+        )
 
-    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         newest = self._newest_event_id(sender_id)
         cached = self._cache.get(sender_id)
         if cached is not None and newest is not None and cached.newest_event_id == newest:
@@ -84,14 +89,19 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._remember(sender_id, newest, tracker)
         return tracker
 
-    def _caught_up(self, cached: _Cached, sender_id: Text, newest: int) -> Optional[DialogueStateTracker]:
+    def _caught_up(self, cached: _Cached, sender_id: str, newest: int) -> Optional[DialogueStateTracker]:
         """The kept tracker with the events another process stored since; None to read it whole."""
         with self.session_scope() as session:
-            rows = session.query(self.SQLEvent.data).filter(
-                self.SQLEvent.sender_id == sender_id,
-                self.SQLEvent.id > cached.newest_event_id,
-                self.SQLEvent.id <= newest,
-            ).order_by(self.SQLEvent.id).all()
+            rows = (
+                session.query(self.SQLEvent.data)
+                .filter(
+                    self.SQLEvent.sender_id == sender_id,
+                    self.SQLEvent.id > cached.newest_event_id,
+                    self.SQLEvent.id <= newest,
+                )
+                .order_by(self.SQLEvent.id)
+                .all()
+            )
         events = deserialise_events([json.loads(row.data) for row in rows])
         if len(events) != len(rows) or _starts_session(events):
             return None
@@ -133,22 +143,22 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             return
         self._remember(tracker.sender_id, self._newest_event_id(tracker.sender_id), tracker)
 
-    def _publish(self, sender_id: Text, serialised: List[Dict[Text, Any]]) -> None:
+    def _publish(self, sender_id: str, serialised: list[dict[str, Any]]) -> None:
         """What Rasa's ``stream_events`` publishes, from the events already serialised."""
         if self.event_broker is None:
             return
         for data in serialised:
             self.event_broker.publish({"sender_id": sender_id, **data})
 
-    def _insert(self, sender_id: Text, events: List[Event], serialised: List[Dict[Text, Any]]) -> Optional[int]:
+    def _insert(self, sender_id: str, events: list[Event], serialised: list[dict[str, Any]]) -> Optional[int]:
         """Store the events as Rasa's save does; the id of the last one (None if there are none)."""
         if not events:
             return None
-        rows = [_row(sender_id, event, data) for event, data in zip(events, serialised)]
+        rows = [_row(sender_id, event, data) for event, data in zip(events, serialised, strict=True)]
         with self.engine.begin() as connection:  # Core, not the ORM: a third of the CPU
             return self._insert_rows(connection, rows)
 
-    def _insert_rows(self, connection: Any, rows: List[Dict[Text, Any]]) -> int:
+    def _insert_rows(self, connection: Any, rows: list[dict[str, Any]]) -> int:
         # One executemany of a statement SQLAlchemy compiles once (a multi-row
         # VALUES statement is compiled anew each time: more than its insert).
         table = self.SQLEvent.__table__
@@ -168,9 +178,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         """
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(
-            url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
-        )
+        self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
@@ -188,18 +196,17 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         table = self.SQLEvent.__tablename__
         try:
             with self.engine.begin() as connection:
-                connection.execute(sa.text(
-                    f"CREATE INDEX IF NOT EXISTS {CONVERSATION_INDEX} ON {table} (sender_id, id)"))
+                connection.execute(
+                    sa.text(f"CREATE INDEX IF NOT EXISTS {CONVERSATION_INDEX} ON {table} (sender_id, id)")
+                )
         except sa.exc.DBAPIError as error:  # another instance was creating it at the same moment
             logger.info(f"Index {CONVERSATION_INDEX} not created here ({error.orig}); another instance has it.")
 
-    def _newest_event_id(self, sender_id: Text) -> Optional[int]:
+    def _newest_event_id(self, sender_id: str) -> Optional[int]:
         with self.engine.connect() as connection:
             return connection.execute(self._newest_id_query, {"sender_id": sender_id}).scalar()
 
-    def _remember(
-        self, sender_id: Text, newest: Optional[int], tracker: Optional[DialogueStateTracker]
-    ) -> None:
+    def _remember(self, sender_id: str, newest: Optional[int], tracker: Optional[DialogueStateTracker]) -> None:
         if newest is None or tracker is None:
             self._cache.pop(sender_id, None)
             return
@@ -209,7 +216,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._cache.popitem(last=False)
 
 
-def _row(sender_id: Text, event: Event, data: Dict[Text, Any]) -> Dict[Text, Any]:
+def _row(sender_id: str, event: Event, data: dict[str, Any]) -> dict[str, Any]:
     """The columns Rasa's SQLTrackerStore.save writes for an event."""
     return {
         "sender_id": sender_id,

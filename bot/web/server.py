@@ -7,6 +7,7 @@ from a CDN at run time.
 
     python -m bot.web.server --port 8080 --rasa-port 5005
 """
+
 from __future__ import annotations
 
 import argparse
