@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import greetings, knowledge
+from bot.components.message_rewriter import MessageRewriter
 
 
 # Registered as a featurizer so the recipe runs it in config order, right
 # after the tokenizer, on training data and incoming messages alike.
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class GreetingFilter(GraphComponent):
+class GreetingFilter(MessageRewriter):
     """Drops the greeting's tokens when the message asks something besides it.
 
     「您好 人工」 is classified on 「人工」, 「人工客服 在不在呀」 on 「人工客服」;
@@ -46,17 +46,7 @@ class GreetingFilter(GraphComponent):
         # New greeting words change what the classifier was trained on.
         return knowledge.fingerprint("greetings")
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        for example in training_data.training_examples:
-            self._hide_greeting(example)
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            self._hide_greeting(message)
-        return messages
-
-    def _hide_greeting(self, message: Message) -> None:
+    def rewrite(self, message: Message) -> None:
         text, tokens = message.get(TEXT), message.get(TOKENS_NAMES[TEXT])
         if not isinstance(text, str) or not tokens:
             return

@@ -6,15 +6,15 @@ import hashlib
 from pathlib import Path
 from typing import Any, Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import text as text_utils
+from bot.components.message_rewriter import MessageRewriter
 
 ORIGINAL_TEXT = "original_text"
 MAX_NLU_CHARS = 2000
@@ -23,7 +23,7 @@ MAX_NLU_CHARS = 2000
 # Registered as a featurizer so the recipe runs it, in config order, on both
 # training data and incoming messages, ahead of the tokenizer.
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class TextNormalizer(GraphComponent):
+class TextNormalizer(MessageRewriter):
     """Full-width to half-width, traditional to simplified, invisible characters out."""
 
     @classmethod
@@ -43,18 +43,7 @@ class TextNormalizer(GraphComponent):
         source = Path(text_utils.__file__).read_bytes()
         return hashlib.sha256(source).hexdigest()
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        for example in training_data.training_examples:
-            self._normalize(example)
-        return training_data
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            self._normalize(message)
-        return messages
-
-    @staticmethod
-    def _normalize(message: Message) -> None:
+    def rewrite(self, message: Message) -> None:
         raw = message.get(TEXT)
         if not isinstance(raw, str):
             return
