@@ -38,17 +38,6 @@ class FrustrationDetector(GraphComponent, EntityExtractorMixin):
         return cls(frustration.frustration_lexicon())
 
     @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> FrustrationDetector:
-        return cls.create(config, model_storage, resource, execution_context)
-
-    @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         return knowledge.fingerprint("frustration")
 

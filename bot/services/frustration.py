@@ -15,11 +15,11 @@ def frustrated_messages(events: Iterable[dict[str, Any]]) -> int:
     return sum(frustration.is_frustrated(message.get("parse_data")) for message in user_messages(events))
 
 
-def cue_kind(parse_data: Optional[dict[str, Any]]) -> str:
+def cue_kind(parse_data: Optional[dict[str, Any]]) -> Optional[str]:
     for entity in (parse_data or {}).get("entities") or []:
         if entity.get("entity") == frustration.ENTITY:
             return str(entity.get("value"))
-    return "exasperation"
+    return None
 
 
 def acknowledgement(
@@ -28,6 +28,7 @@ def acknowledgement(
     """One short line for the feeling, then what happens next (the same route the policy takes)."""
     intent = (parse_data.get("intent") or {}).get("name")
     route = frustration.route(intent, parse_data, frustrated_messages(events), active_form is not None)
-    then = knowledge.load("replies")[f"frustration_then_{route}"]
+    replies = knowledge.load("replies")
+    # A kind of cue without its own line (a new one in frustration.yml) gets the general one.
     name = f"frustration_{cue_kind(parse_data)}"
-    return reply(name if name in knowledge.load("replies") else "frustration_exasperation", then=then)
+    return reply(name if name in replies else "frustration_exasperation", then=replies[f"frustration_then_{route}"])

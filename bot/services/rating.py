@@ -6,6 +6,7 @@ import re
 from typing import Optional
 
 from bot import knowledge
+from bot.text import normalize
 
 # 「⭐⭐⭐⭐」: as many stars as the score.
 _STARS = re.compile(r"^[⭐★🌟]{1,5}$")
@@ -36,8 +37,6 @@ _BARE_SCORE = re.compile(
 
 def is_bare_score(text: str) -> bool:
     """Whether ``text`` is only a 1-5 score, the answer to the rating question."""
-    from bot.text import normalize
-
     normalized = normalize(text or "")
     return bool(_BARE_SCORE.match(normalized) or _STARS.match(normalized))
 
