@@ -14,13 +14,13 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster test lint validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
+.PHONY: help install train run cluster gateway test lint validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
 	@echo "make test   set up and run every test (lint, validate, pytest, rasa test, NLU eval)"
 	@echo "make lint   ruff (lint and format check) and mypy on bot/ and actions/ (pyproject.toml)"
-	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ (:5005, :5006)"
+	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ behind nginx (:8000)"
 	@echo "make report   the containment report from the stores (reports/triage-report.html)"
 	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
 	@echo "make bench-scale  1 and 2 instances on the production stores against stock Rasa (~30 min)"
@@ -61,13 +61,23 @@ train: install
 	@force=""; if [ -f $(MODEL) ] && [ -n "$$(find bot/knowledge/dictionary -newer $(MODEL))" ]; then force="--force"; fi; \
 	$(RASA) train --fixed-model-name triage --out models $$force
 
+# supervisord runs the action server, Rasa and the widget page, and restarts
+# any of them that dies; Ctrl-C or SIGTERM stops them all (bot/launcher/).
 run: train
 	$(BIN)/python -m bot.launcher
 
-# Production profile on this machine: one action server on :5055, Rasa on
-# :5005 and :5006 sharing PostgreSQL, Redis and RabbitMQ (see README).
-cluster: train
+# Production profile on this machine: one entry point on :8000 (nginx) in
+# front of Rasa on :5005 and :5006, which share PostgreSQL, Redis and
+# RabbitMQ; one action server on :5055 (see README).
+cluster: train gateway
 	$(BIN)/python -m bot.launcher --profile production --instances 2
+
+# The cluster's load balancer is Debian's nginx, installed like Chromium.
+gateway:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		echo "Installing Debian's nginx for the cluster's single entry point"; \
+		apt-get install -y -q nginx >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q nginx; }; fi
 
 # Settings in pyproject.toml; `$(BIN)/ruff format bot actions` fixes the formatting.
 lint: install
@@ -78,7 +88,7 @@ lint: install
 validate: install
 	$(RASA) data validate --fail-on-warnings
 
-pytest: train browser
+pytest: train browser gateway
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 story-test: train

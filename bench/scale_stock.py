@@ -106,10 +106,8 @@ def stock_model(retrain: bool = False) -> Dict[str, Any]:
 class StockBotServers(BotServers):
     """The launcher's servers with Rasa's own REST channel (bench/stock/credentials.yml)."""
 
-    def _rasa_command(self, port: int) -> List[str]:
-        command = super()._rasa_command(port)
-        command[command.index("--credentials") + 1] = str(STOCK / "credentials.yml")
-        return command
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(credentials=STOCK / "credentials.yml", **settings)
 
 
 @contextlib.contextmanager

@@ -48,6 +48,10 @@ PRODUCTION_ENV_DEFAULTS = {
     "RABBITMQ_USER": "guest",
     "RABBITMQ_PASSWORD": "guest",
     "RABBITMQ_QUEUE": "triage_events",
+    # A conversation's lock outlives an instance that dies while answering:
+    # its next message waits this long, not Rasa's 60 s. Still well above
+    # the slowest message (a few action calls of at most ACTION_TIMEOUT_SECONDS).
+    "TICKET_LOCK_LIFETIME": "20",
 }
 
 

@@ -1,0 +1,3 @@
+from bot.launcher.cli import main
+
+raise SystemExit(main())
