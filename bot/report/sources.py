@@ -5,7 +5,7 @@ in endpoints.yml (embedded profile: the SQLite file ``.data/tracker.db``) or
 endpoints.production.yml (PostgreSQL from the ``POSTGRES_*`` variables, with
 the defaults of bot/settings.py, as the launcher gives them), and the service
 database of ``DATABASE_URL``. In the production profile the service database
-defaults to that PostgreSQL too, as bot/launcher.py does for the action server.
+defaults to that PostgreSQL too, as bot/launcher/ does for the action server.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The web page with the chat widget (http://localhost:8080/), and the widget's files.
 
-``make run`` starts it beside Rasa (bot/launcher.py). It serves only files:
+``make run`` starts it beside Rasa (bot/launcher/). It serves only files:
 the demo page, ``widget.js`` / ``widget.css`` and the socket.io browser
 client installed from npm (``bot/web/node_modules``), so nothing is fetched
 from a CDN at run time.
