@@ -7,10 +7,19 @@ This channel awaits it. It also lets a page that reconnects with a known
 ``session_id`` (a reload, a second tab) show the conversation so far
 (``session_history``), and shows each user message to the session's other
 tabs. Configured in credentials.yml as ``bot.channels.socketio.PersistentSocketIOInput``.
+
+With the shared state in Redis (``SHARED_STATE=redis``, the production
+profile) the server's client manager is python-socketio's
+``AsyncRedisManager``: every emit to a session's room (the bot's answers, a
+user message shown to the other tabs) is published to the other instances
+too, so a second tab connected to another instance follows the conversation
+live. Each socket itself still lives on the instance it connected to (the
+load balancer keeps ``/socket.io`` sticky).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -23,9 +32,10 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.guard import shared_guard
+from bot.stores.shared_state import SOCKET_TIMEOUT, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +46,8 @@ MAX_TITLE_CHARS = 100
 # Message metadata: the button title a click is shown as, the socket it came from.
 SHOWN_AS = "shown_as"
 SOCKET_ID = "socket_id"
+# An emit waits at most this long for Redis to take it for the other instances.
+PUBLISH_TIMEOUT = 2.0
 
 
 class _AppAwareBlueprint(SocketBlueprint):
@@ -54,7 +66,7 @@ class PersistentSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=client_manager())
         webhook = _AppAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 
@@ -141,6 +153,36 @@ class PersistentSocketIOInput(SocketIOInput):
             return []
         tracker = await agent.tracker_store.retrieve(session_id)
         return conversation_history(tracker.events if tracker else [])
+
+
+class BoundedRedisManager(AsyncRedisManager):
+    """python-socketio's Redis manager whose publishing gives up after PUBLISH_TIMEOUT.
+
+    Its subscriber must wait on Redis without a read timeout (a quiet channel is
+    no error), so the client has none, and a Redis that stops answering would hold
+    an emit, and with it the bot's answer, for ever.
+    """
+
+    async def _publish(self, data: Any) -> Any:
+        try:
+            return await asyncio.wait_for(super()._publish(data), PUBLISH_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.connected = False  # a fresh connection next time, as the manager does after an error
+            logger.warning(
+                "socket.io: Redis did not take an emit within %.0fs: other instances miss it", PUBLISH_TIMEOUT
+            )
+            return None
+
+
+def client_manager() -> Optional[AsyncRedisManager]:
+    """Redis pub/sub between the instances when the state is shared; else the default, this process only."""
+    redis = shared_redis()
+    if redis is None:
+        return None
+    # The channel carries the key prefix: Redis pub/sub ignores the database number.
+    return BoundedRedisManager(
+        redis.url, channel=redis.key("socketio"), redis_options={"socket_connect_timeout": SOCKET_TIMEOUT}
+    )
 
 
 def conversation_history(events: Any) -> list[dict[str, Any]]:

@@ -10,6 +10,11 @@ customer-service message API (:mod:`bot.channels.wechat_api`) once it is ready.
 WeChat has no buttons in plain messages: the bot's buttons become numbered
 lines, and a reply with just that number sends the button's payload.
 
+The MsgIds seen and the pending choices are kept in the shared state
+(:mod:`bot.stores.shared_state`): in the production profile every instance
+sees them, so a retry or a choice number landing on another instance is
+understood there too.
+
 Configured in credentials.yml as ``bot.channels.wechat.WeChatInput`` with
 ``token`` (required: without it every request is refused), ``app_id``,
 ``app_secret``, ``api_base`` and optionally ``reply_timeout`` (4.5 s),
@@ -33,8 +38,7 @@ import os
 import re
 import time
 import xml.parsers.expat
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Optional
 
@@ -47,6 +51,7 @@ from bot import knowledge
 from bot.channels.guard import shared_guard
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
 from bot.knowledge.texts import fill, response_placeholders
+from bot.stores.shared_state import ExpiringValues, shared_state
 from bot.text import strip_invisible, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -56,7 +61,6 @@ WECHAT_PATIENCE_SECONDS = 5.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_DEDUPE_TTL = 300.0  # WeChat retries 3 times, 5 s apart
 DEFAULT_CHOICE_TTL = 1800.0
-MEMORY_MAX_ENTRIES = 100_000
 GREETING_PAYLOAD = "/greet"
 # The answer WeChat expects when there is nothing (more) to say.
 SUCCESS = "success"
@@ -216,49 +220,6 @@ def read_incoming(fields: dict[str, str]) -> Incoming:
     return Incoming(kind=UNREADABLE, dedupe_key=key, **common)
 
 
-# --- memory with expiry -----------------------------------------------------------
-
-
-class ExpiringMemory:
-    """A bounded in-memory map whose entries are forgotten ``ttl`` seconds after they were set."""
-
-    def __init__(
-        self, ttl: float, max_entries: int = MEMORY_MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        self._forget_expired()
-        entry = self._entries.get(key)
-        return entry[1] if entry else None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._entries.pop(key, None)
-        self._entries[key] = (self._clock() + self.ttl, value)
-        self._forget_expired()
-
-    def forget(self, key: Hashable) -> None:
-        self._entries.pop(key, None)
-
-    def remember_first_time(self, key: Hashable) -> bool:
-        """True the first time ``key`` is seen within ``ttl`` (and remembers it)."""
-        if self.get(key) is not None:
-            return False
-        self.put(key, True)
-        return True
-
-    def _forget_expired(self) -> None:
-        # All entries share one ttl, so insertion order is expiry order.
-        now = self._clock()
-        while self._entries and (
-            next(iter(self._entries.values()))[0] <= now or len(self._entries) > self._max_entries
-        ):
-            self._entries.popitem(last=False)
-
-
 # --- the bot's messages as WeChat text ----------------------------------------------
 
 
@@ -303,7 +264,7 @@ class WeChatOutput(OutputChannel):
     Rasa pushes on its own (HTTP API with ``output_channel=wechat``).
     """
 
-    def __init__(self, api: WeChatAPI, choices: ExpiringMemory) -> None:
+    def __init__(self, api: WeChatAPI, choices: ExpiringValues) -> None:
         self._api = api
         self._choices = choices
 
@@ -319,7 +280,7 @@ class WeChatOutput(OutputChannel):
     ) -> None:
         content, choices = render_bot_messages([{"text": text, "buttons": buttons}])
         if choices:
-            self._choices.put(recipient_id, choices)
+            await self._choices.put(recipient_id, choices)
         await self._api.send_text(recipient_id, content)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
@@ -378,8 +339,9 @@ class WeChatInput(InputChannel):
         self.reply_timeout = reply_timeout
         self.max_body_bytes = max_body_bytes
         self.api = WeChatAPI(app_id, app_secret, api_base)
-        self._seen = ExpiringMemory(dedupe_ttl)
-        self._choices = ExpiringMemory(choice_ttl)
+        state = shared_state()
+        self._seen = state.expiring_values("wechat_seen", dedupe_ttl)
+        self._choices = state.expiring_values("wechat_choices", choice_ttl)
         self._output = WeChatOutput(self.api, self._choices)
         # Answers still being worked on after their HTTP reply: kept referenced
         # so the event loop does not drop them.
@@ -420,8 +382,8 @@ class WeChatInput(InputChannel):
             except MalformedMessage as error:
                 logger.warning("WeChat message refused: %s", error)
                 return response.text("malformed message", status=400)
-            if not self._seen.remember_first_time(incoming.dedupe_key):
-                return response.text(SUCCESS)  # WeChat's retry: already being answered
+            if not await self._seen.remember_first_time(":".join(incoming.dedupe_key)):
+                return response.text(SUCCESS)  # WeChat's retry (here or elsewhere): already being answered
             if incoming.kind == IGNORE:
                 return response.text(SUCCESS)
             if incoming.kind == UNREADABLE:
@@ -465,7 +427,7 @@ class WeChatInput(InputChannel):
 
     async def _ask_bot(self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
         """Run the bot on the message; its messages rendered as one WeChat text."""
-        text = chosen_payload(incoming.text or "", self._choices.get(incoming.openid)) or incoming.text
+        text = chosen_payload(incoming.text or "", await self._choices.get(incoming.openid)) or incoming.text
         collector = CollectingOutputChannel()
         try:
             await on_new_message(
@@ -483,9 +445,9 @@ class WeChatInput(InputChannel):
             return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]
         content, choices = render_bot_messages(collector.messages)
         if choices:
-            self._choices.put(incoming.openid, choices)
+            await self._choices.put(incoming.openid, choices)
         else:
-            self._choices.forget(incoming.openid)
+            await self._choices.forget(incoming.openid)
         return content
 
     def _send_by_api_when_ready(self, answer: asyncio.Task[str], openid: str) -> None:

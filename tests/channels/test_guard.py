@@ -69,3 +69,31 @@ def test_settings_come_from_the_environment(monkeypatch):
     settings = GuardSettings.from_env()
     assert settings.max_message_chars == 80
     assert settings.rate_limit_messages == 20  # unreadable: the default
+
+
+@pytest.mark.asyncio
+async def test_with_the_state_in_redis_one_senders_limit_holds_across_instances():
+    import uuid
+
+    import redis
+
+    from bot.stores.shared_state import RedisSettings, RedisSharedState
+
+    settings = RedisSettings(host="127.0.0.1", port=6379, db=1, key_prefix=f"test-guard-{uuid.uuid4().hex[:10]}")
+    try:
+        redis.Redis(host=settings.host, port=settings.port, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    states = [RedisSharedState(settings) for _ in range(2)]
+    limits = GuardSettings(rate_limit_messages=3, rate_limit_seconds=60)
+    instances = [MessageGuard(limits, state) for state in states]
+    try:
+        results = [await send(instances[n % 2], f"消息{n}", sender="flood") for n in range(5)]
+    finally:
+        for state in states:
+            await state.close()
+        client = redis.Redis(host=settings.host, port=settings.port, db=settings.db)
+        client.delete(*client.keys(f"{settings.key_prefix}:*"))
+        client.close()
+    assert [len(received) for received, _ in results] == [1, 1, 1, 0, 0]
+    assert results[3][1] == [reply("guard_slow_down")["text"]]
