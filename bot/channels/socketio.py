@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.guard import shared_guard
-from bot.stores.shared_state import SOCKET_TIMEOUT, shared_redis
+from bot.stores.shared_state import REDIS_FAILURES, SOCKET_TIMEOUT, Outage, RedisSettings, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -155,34 +155,49 @@ class PersistentSocketIOInput(SocketIOInput):
         return conversation_history(tracker.events if tracker else [])
 
 
-class BoundedRedisManager(AsyncRedisManager):
-    """python-socketio's Redis manager whose publishing gives up after PUBLISH_TIMEOUT.
+class SharedRoomsManager(AsyncRedisManager):
+    """python-socketio's Redis manager, publishing like the shared state fails: open, briefly, once.
 
-    Its subscriber must wait on Redis without a read timeout (a quiet channel is
-    no error), so the client has none, and a Redis that stops answering would hold
-    an emit, and with it the bot's answer, for ever.
+    An emit reaches this instance's sockets first; publishing it for the other
+    instances gives up after PUBLISH_TIMEOUT (the subscriber waits on Redis with
+    no read timeout, a quiet channel being no error, so the client has none),
+    and while Redis is unreachable it is not tried on every emit, with one
+    warning per outage.
     """
 
-    async def _publish(self, data: Any) -> Any:
+    connected: bool  # the manager's: False makes the next publish connect afresh
+
+    def __init__(self, settings: RedisSettings) -> None:
+        # The channel carries the key prefix: Redis pub/sub ignores the database number.
+        super().__init__(
+            settings.url,
+            channel=settings.key("socketio"),
+            redis_options={"socket_connect_timeout": SOCKET_TIMEOUT},
+        )
+        self._outage = Outage(
+            f"socket.io: Redis at {settings.address}",
+            "tabs connected to other instances miss what this instance sends",
+            log=logger,
+        )
+
+    async def _publish(self, data: Any) -> None:
+        if self._outage.waiting():
+            return
         try:
-            return await asyncio.wait_for(super()._publish(data), PUBLISH_TIMEOUT)
-        except asyncio.TimeoutError:
-            self.connected = False  # a fresh connection next time, as the manager does after an error
-            logger.warning(
-                "socket.io: Redis did not take an emit within %.0fs: other instances miss it", PUBLISH_TIMEOUT
-            )
-            return None
+            if not self.connected:
+                self._redis_connect()
+            await asyncio.wait_for(self.redis.publish(self.channel, self.json.dumps(data)), PUBLISH_TIMEOUT)
+        except REDIS_FAILURES as error:
+            self.connected = False  # a fresh connection next time
+            self._outage.failed(error)
+        else:
+            self._outage.succeeded()
 
 
-def client_manager() -> Optional[AsyncRedisManager]:
+def client_manager() -> Optional[SharedRoomsManager]:
     """Redis pub/sub between the instances when the state is shared; else the default, this process only."""
-    redis = shared_redis()
-    if redis is None:
-        return None
-    # The channel carries the key prefix: Redis pub/sub ignores the database number.
-    return BoundedRedisManager(
-        redis.url, channel=redis.key("socketio"), redis_options={"socket_connect_timeout": SOCKET_TIMEOUT}
-    )
+    settings = shared_redis()
+    return SharedRoomsManager(settings) if settings else None
 
 
 def conversation_history(events: Any) -> list[dict[str, Any]]:

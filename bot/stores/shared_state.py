@@ -229,12 +229,29 @@ class RedisSettings:
         return ":".join((self.key_prefix, *parts))
 
 
-class _Outage:
-    """Notes failures: one warning when Redis goes away, one line when it is back, a pause after each failure."""
+# What a Redis operation raises when Redis cannot be reached or does not answer in time.
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
-    def __init__(self, address: str, retry_after: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._address = address
+
+class Outage:
+    """Follows a Redis's failures: one warning when it goes away, one line when it is back.
+
+    After each failure ``waiting()`` is true for ``retry_after`` seconds: the
+    caller does without Redis instead of waiting for it again on every message.
+    """
+
+    def __init__(
+        self,
+        subject: str,
+        consequences: str,
+        retry_after: float = RETRY_AFTER,
+        log: logging.Logger = logger,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._subject = subject
+        self._consequences = consequences
         self._retry_after = retry_after
+        self._log = log
         self._clock = clock
         self._down = False
         self._retry_at = 0.0
@@ -244,22 +261,20 @@ class _Outage:
 
     def failed(self, error: BaseException) -> None:
         self._retry_at = self._clock() + self._retry_after
-        if self._down:
-            return
-        self._down = True
-        logger.warning(
-            "Shared state: Redis at %s is unreachable (%s: %s). Failing open until it is back: "
-            "rate limits are not applied, a WeChat retry may be answered again, pending numbered "
-            "choices are forgotten.",
-            self._address,
-            type(error).__name__,
-            error,
-        )
+        if not self._down:
+            self._down = True
+            self._log.warning(
+                "%s is unreachable (%s: %s). Until it is back, %s.",
+                self._subject,
+                type(error).__name__,
+                error,
+                self._consequences,
+            )
 
     def succeeded(self) -> None:
         if self._down:
             self._down = False
-            logger.info("Shared state: Redis at %s is reachable again.", self._address)
+            self._log.info("%s is reachable again.", self._subject)
 
 
 class RedisSharedState:
@@ -279,7 +294,12 @@ class RedisSharedState:
         self.redis = Redis.from_url(settings.url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
         # EVALSHA, and the script is loaded again after a Redis restart or SCRIPT FLUSH.
         self.sliding_window = self.redis.register_script(SLIDING_WINDOW)
-        self._outage = _Outage(settings.address, retry_after)
+        self._outage = Outage(
+            f"Shared state: Redis at {settings.address}",
+            "every message is let through: no rate limit, a WeChat retry may be answered again, "
+            "numbered choices are not remembered",
+            retry_after,
+        )
 
     def expiring_values(self, name: str, ttl: float) -> RedisValues:
         return RedisValues(self, name, ttl)
@@ -296,7 +316,7 @@ class RedisSharedState:
             return fallback
         try:
             result = await operation()
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except REDIS_FAILURES as error:
             self._outage.failed(error)
             return fallback
         self._outage.succeeded()
@@ -314,7 +334,11 @@ class RedisValues:
 
     async def get(self, key: str) -> Any:
         raw = await self._state.call(lambda: self._state.redis.get(self._key(key)), None)
-        return None if raw is None else json.loads(raw)
+        try:
+            return None if raw is None else json.loads(raw)
+        except ValueError:  # not written by us: another program's key under our prefix
+            logger.warning("Shared state: %s is not JSON; read as nothing.", self._key(key))
+            return None
 
     async def put(self, key: str, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False)

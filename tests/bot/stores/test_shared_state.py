@@ -301,7 +301,7 @@ async def test_redis_on_a_closed_port_fails_open_with_one_warning(caplog):
     # Every message allowed, every key new, no choice pending.
     assert results == [[True, True, True, True, None]] * 3
     [warning] = warnings_in(caplog)
-    assert "127.0.0.1" in warning and "unreachable" in warning and "Failing open" in warning
+    assert "127.0.0.1" in warning and "unreachable" in warning and "every message is let through" in warning
 
 
 @contextlib.contextmanager
@@ -434,3 +434,14 @@ def test_the_production_profile_shares_its_state_in_redis_and_the_embedded_one_d
 
     assert backend_name(profile_env_defaults("production")) == "redis"
     assert backend_name(profile_env_defaults("embedded")) == "memory"
+
+
+@pytest.mark.asyncio
+async def test_a_value_someone_else_wrote_under_the_prefix_reads_as_nothing(prefix):
+    import redis
+
+    client = redis.Redis(**REDIS)
+    client.set(f"{prefix}:wechat_choices:o-1", b"\xff not json")
+    client.close()
+    async with redis_instances(prefix) as [state]:
+        assert await state.expiring_values("wechat_choices", 60).get("o-1") is None
