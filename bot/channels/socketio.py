@@ -9,10 +9,10 @@ This channel awaits it. It also lets a page that reconnects with a known
 tabs. Configured in credentials.yml as ``bot.channels.socketio.PersistentSocketIOInput``.
 
 With the shared state in Redis (``SHARED_STATE=redis``, the production
-profile) the server's client manager is python-socketio's
-``AsyncRedisManager``: every emit to a session's room (the bot's answers, a
-user message shown to the other tabs) is published to the other instances
-too, so a second tab connected to another instance follows the conversation
+profile) the server's client manager is :class:`SharedRoomsManager`, on
+python-socketio's ``AsyncRedisManager``: every emit to a session's room (the
+bot's answers, a user message shown to the other tabs) is published to the
+other instances too, so a second tab connected to another instance follows the conversation
 live. Each socket itself still lives on the instance it connected to (the
 load balancer keeps ``/socket.io`` sticky).
 """
@@ -156,7 +156,7 @@ class PersistentSocketIOInput(SocketIOInput):
 
 
 class SharedRoomsManager(AsyncRedisManager):
-    """python-socketio's Redis manager, publishing like the shared state fails: open, briefly, once.
+    """python-socketio's Redis manager, its publishing failing as the shared state does: open, fast, said once.
 
     An emit reaches this instance's sockets first; publishing it for the other
     instances gives up after PUBLISH_TIMEOUT (the subscriber waits on Redis with
