@@ -30,8 +30,9 @@ the environment variable it is read from: ``token_env: WECHAT_TOKEN`` and so
 on, as credentials.yml does. The channel reads those itself when Rasa creates
 it, so an unset variable leaves the channel refusing; a ``${WECHAT_TOKEN}`` in
 credentials.yml would stop Rasa (``rasa run``, ``rasa shell``) from starting at
-all while it is unset. A mode that needs a key but has none stops Rasa with a
-message (:class:`~bot.channels.wechat_crypto.WeChatConfigurationError`).
+all while it is unset. A mode that needs a key but has none leaves the channel
+off: the log says why (:class:`~bot.channels.wechat_crypto.WeChatConfigurationError`)
+and WeChat's requests get a 503 that says it too; the other channels answer.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ class Envelope:
 def message_crypto(
     mode: str, token: str, app_id: str, encoding_aes_key: str, previous_encoding_aes_key: str
 ) -> Optional[MessageCrypto]:
-    """The crypto ``mode`` needs (None in plaintext mode); a setting that cannot work stops the start."""
+    """The crypto ``mode`` needs (None in plaintext mode); WeChatConfigurationError for settings that cannot work."""
     if mode not in MODES:
         raise WeChatConfigurationError(f"WECHAT_MODE must be one of {', '.join(MODES)}, not {mode!r}.")
     if mode == PLAIN:
@@ -437,7 +438,9 @@ class WeChatInput(InputChannel):
     ) -> None:
         self.token = token
         self.mode = mode
-        self.crypto = message_crypto(mode, token, app_id, encoding_aes_key, previous_encoding_aes_key)
+        self.crypto, self.not_started = self._crypto_or_why_not(
+            mode, token, app_id, encoding_aes_key, previous_encoding_aes_key
+        )
         self.reply_timeout = reply_timeout
         self.max_body_bytes = max_body_bytes
         self.api = WeChatAPI(app_id, app_secret, api_base)
@@ -448,8 +451,24 @@ class WeChatInput(InputChannel):
         # Answers still being worked on after their HTTP reply: kept referenced
         # so the event loop does not drop them.
         self._background: set[asyncio.Task] = set()
-        self._log_mode(bool(encoding_aes_key), bool(previous_encoding_aes_key))
-        self._warn_about_configuration()
+        if not self.not_started:
+            self._log_mode(bool(encoding_aes_key), bool(previous_encoding_aes_key))
+            self._warn_about_configuration()
+
+    @staticmethod
+    def _crypto_or_why_not(*settings: str) -> tuple[Optional[MessageCrypto], str]:
+        """The mode's crypto; or, for settings that cannot work, why the channel does not start.
+
+        Only this channel stays off: REST, socket.io and the chat page keep
+        answering while the operator fixes the WeChat settings.
+        """
+        try:
+            return message_crypto(*settings), ""
+        except WeChatConfigurationError as error:
+            logger.error(
+                "WeChat channel not started: %s Its requests get 503 until this is set; the other channels work.", error
+            )
+            return None, str(error)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return self._output if self.api.configured else None
@@ -505,6 +524,8 @@ class WeChatInput(InputChannel):
         return wechat_webhook
 
     def _refusal(self, request: Request) -> Optional[HTTPResponse]:
+        if self.not_started:
+            return response.text(f"WeChat channel not started: {self.not_started}", status=503)
         if not self.token:
             return response.text(NOT_CONFIGURED, status=403)
         args = {name: request.args.get(name) for name in ("signature", "timestamp", "nonce")}

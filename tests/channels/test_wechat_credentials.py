@@ -12,6 +12,9 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from rasa.shared.utils.io import read_config_file
@@ -77,19 +80,41 @@ def test_the_mode_and_both_keys_come_from_their_variables(monkeypatch, no_wechat
     assert channel.crypto._keys == [base64.b64decode(new_key + "="), base64.b64decode(AES_KEY + "=")]
 
 
-def test_rasa_run_in_safe_mode_without_a_key_stops_with_a_message_naming_it(tmp_path):
-    """Rasa creates the channels before it loads the model: it stops at once, with our message, not a traceback."""
+def test_rasa_run_in_safe_mode_without_a_key_serves_with_the_wechat_channel_off_saying_why(tmp_path):
+    """Rasa keeps its other channels; WeChat's requests get a 503 naming what to set, and so does the log."""
     port = free_port()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
            "PYTHONPATH": str(ROOT), "WECHAT_TOKEN": "tok", "WECHAT_APP_ID": "wx-app", "WECHAT_MODE": "safe"}
-    result = subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "rasa", "run", "--port", str(port), "--credentials", "credentials.yml",
-         "--model", str(tmp_path / "no-model-needed"), "--endpoints", "endpoints.yml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert "WeChatConfigurationError: WECHAT_MODE=safe needs WECHAT_ENCODING_AES_KEY" in output
-    assert "Traceback" not in output
+    log = tmp_path / "rasa.log"
+    with log.open("wb") as output:
+        rasa = subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-m", "rasa", "run", "--port", str(port), "--credentials",
+             "credentials.yml", "--model", str(tmp_path / "no-model-needed"), "--endpoints", "endpoints.yml"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        status, body = wait_for_answer(f"http://127.0.0.1:{port}/webhooks/wechat/webhook?signature=x", rasa)
+        assert status == 503 and "WECHAT_MODE=safe needs WECHAT_ENCODING_AES_KEY" in body
+        assert wait_for_answer(f"http://127.0.0.1:{port}/", rasa)[0] == 200
+    finally:
+        rasa.terminate()
+        rasa.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert "WeChat channel not started: WECHAT_MODE=safe needs WECHAT_ENCODING_AES_KEY" in text
+    assert "Traceback" not in text
+
+
+def wait_for_answer(url: str, process: subprocess.Popen, timeout: float = 240) -> tuple:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "rasa run exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8")
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.5)
+    raise TimeoutError(url)
 
 
 def free_port() -> int:

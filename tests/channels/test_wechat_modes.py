@@ -23,7 +23,6 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from bot.channels.wechat import WeChatInput, channel_texts
-from bot.channels.wechat_crypto import WeChatConfigurationError
 from tests.channels.conftest import (
     OFFICIAL_ACCOUNT, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, Reply, WeChatServerClient, cdata,
     message_xml, new_msg_id, new_openid, text_message,
@@ -318,10 +317,17 @@ async def test_a_retry_is_answered_success_and_processed_once_in_every_mode(mode
     ({"mode": "safe", "app_id": ""}, "WECHAT_APP_ID"),
     ({"mode": "secure"}, "WECHAT_MODE"),
 ])
-def test_a_mode_that_cannot_work_stops_the_start_with_a_message(settings, named):
+@pytest.mark.asyncio
+async def test_a_mode_that_cannot_work_leaves_the_channel_off_with_a_message(caplog, settings, named):
     base = {"token": WECHAT_TOKEN, "app_id": WECHAT_APP_ID, "encoding_aes_key": AES_KEY}
-    with pytest.raises(WeChatConfigurationError, match=named):
-        WeChatInput.from_credentials({**base, **settings})
+    with caplog.at_level(logging.ERROR, logger="bot.channels.wechat"):
+        off = WeChatInput.from_credentials({**base, **settings})
+    assert "WeChat channel not started" in caplog.text and named in caplog.text
+    bot = StubBot()
+    async with serving(off, bot) as client:
+        reply = await run(client.post, ask(new_openid()))
+    assert reply.status == 503 and named in reply.body
+    assert bot.received == []
 
 
 @pytest.mark.parametrize("mode, named", [
