@@ -161,7 +161,8 @@ class BotServers:
         self.stop()
 
     def _actions_command(self) -> list[str]:
-        return [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)]
+        # `rasa run actions` plus /metrics and /health/ready (bot/action_server.py), same flags.
+        return [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(self.actions_port)]
 
     def _web_command(self) -> list[str]:
         return [
