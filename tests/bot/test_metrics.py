@@ -1,6 +1,6 @@
 """The running bot's /metrics and /health endpoints, as Prometheus and a load balancer see them.
 
-A bot of its own (Rasa, action server, private ports, its own databases, a
+A bot of its own (Rasa with an auth token, action server, private ports, its own databases, a
 rate limit of 3 messages a minute) takes conversations over REST and WeChat;
 each test scrapes ``/metrics`` of the Rasa server and of the action server
 before and after, with Prometheus' own parser, and checks what an operator
@@ -29,6 +29,7 @@ ACTIONS_PORT = int(os.environ.get("TEST_METRICS_ACTIONS_PORT", 6355))
 WECHAT_API_PORT = int(os.environ.get("TEST_METRICS_WECHAT_API_PORT", 6390))  # answers are fast: never called
 RATE_LIMIT = 3
 ACTION_TIMEOUT = 3  # a hanging action server costs a test this long per call
+TOKEN = "metrics-test-token"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -40,6 +41,7 @@ def metrics_bot(trained_model, tmp_path_factory) -> Iterator[BotServers]:
         model=trained_model,
         rasa_port=RASA_PORT,
         actions_port=ACTIONS_PORT,
+        auth_token=TOKEN,  # as in production: the HTTP API needs it, monitoring does not
         tracker_db=scratch / "tracker.db",
         log_dir=scratch / "logs",
         extra_env={
@@ -173,7 +175,13 @@ def test_a_wechat_message_is_counted_under_wechat(metrics_bot):
     assert changed['triage_conversations_total{channel="wechat"}'] == 1
 
 
-def test_metrics_need_no_token_and_come_as_openmetrics_on_request(metrics_bot):
+def test_metrics_and_health_need_no_token_where_the_http_api_does(metrics_bot):
+    assert get(f"{metrics_bot.url}/status")[0] == 401
+    for path in ("/metrics", "/health/live", "/health/ready"):
+        assert get(f"{metrics_bot.url}{path}")[0] == 200, path
+
+
+def test_metrics_come_as_openmetrics_on_request(metrics_bot):
     status, content_type, body = get(f"{metrics_bot.url}/metrics",
                                      {"Accept": "application/openmetrics-text; version=1.0.0"})
     assert status == 200 and content_type.startswith("application/openmetrics-text")
