@@ -42,6 +42,8 @@ async def in_thread(
     running = _running.get(key)
     if running is None or running.done():
         running = _running[key] = loop.run_in_executor(None, check)
+        # A check that fails after its probe gave up is not news: no "never retrieved" in the log.
+        running.add_done_callback(lambda done: done.cancelled() or done.exception())
     return await _outcome(name, asyncio.shield(running), timeout)
 
 
