@@ -13,18 +13,23 @@ input channels around Rasa's ``on_new_message``:
 - secrets (card numbers, codes, passwords, ID numbers, CVV) are masked before
   the text reaches the NLU, the tracker store, tickets, logs or the event
   broker, and the user is warned not to share them.
+
+It also counts each message, each rate-limited one, and the time until the
+bot's answer is done (bot/metrics.py), by channel.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 
+from bot import metrics
 from bot.knowledge.texts import reply_text
 from bot.security.secrets import mask_secrets
 from bot.settings import env_number
@@ -65,9 +70,13 @@ class MessageGuard:
         return guarded
 
     async def handle(self, message: UserMessage, on_new_message: Handler) -> Any:
+        received = time.perf_counter()
+        channel = metrics.channel_label(message.input_channel)
+        metrics.MESSAGES_RECEIVED.labels(channel).inc()
         text = strip_invisible(str(message.text or "")).strip()
         if not await self._limiter.allow(message.sender_id):
             logger.info("rate limit: message from %s not processed", message.sender_id)
+            metrics.MESSAGES_RATE_LIMITED.labels(channel).inc()
             return await _tell(message, "guard_slow_down")
         if not text:
             return await _tell(message, "guard_empty")
@@ -78,7 +87,10 @@ class MessageGuard:
         if masked.had_secrets:
             await _tell(message, "guard_secret")
         message.text = masked.text
-        return await on_new_message(message)
+        try:
+            return await on_new_message(message)
+        finally:
+            metrics.REPLY_LATENCY.labels(channel).observe(time.perf_counter() - received)
 
 
 @functools.cache

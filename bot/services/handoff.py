@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-from bot import clock
+from bot import clock, metrics
 from bot.entities import number_entities
 from bot.services import conversation, tickets
 from bot.services.clarification import topic_label
@@ -38,6 +38,7 @@ def open_handoff(
         order_id=order_id,
         details={"intent": topic, "messages": texts},
     )
+    metrics.HANDOFFS.labels("open" if in_hours else "closed").inc()
     message = reply(
         "handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day()
     )
