@@ -11,7 +11,10 @@ input channels around Rasa's ``on_new_message``:
   an unbounded message would cost the NLU minutes and gigabytes;
 - secrets (card numbers, codes, passwords, ID numbers, CVV) are masked before
   the text reaches the NLU, the tracker store, tickets, logs or the event
-  broker, and the user is warned not to share them.
+  broker, and the user is warned not to share them;
+- when a store of the conversations is unreachable, the message ends in
+  :class:`~bot.channels.outage.ConversationNotRecorded`, which each channel
+  turns into the outage message (bot/channels/outage.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels.outage import is_storage_outage, not_recorded
 from bot.knowledge.texts import reply_text
 from bot.security.rate_limit import RateLimiter
 from bot.security.secrets import mask_secrets
@@ -75,7 +79,12 @@ class MessageGuard:
         if masked.had_secrets:
             await _tell(message, "guard_secret")
         message.text = masked.text
-        return await on_new_message(message)
+        try:
+            return await on_new_message(message)
+        except Exception as error:
+            if is_storage_outage(error):
+                raise not_recorded(message.sender_id, error) from error
+            raise
 
 
 @functools.cache

@@ -6,7 +6,10 @@ the session's room and the bot's answers, sent to the room, never arrive.
 This channel awaits it. It also lets a page that reconnects with a known
 ``session_id`` (a reload, a second tab) show the conversation so far
 (``session_history``), and shows each user message to the session's other
-tabs. Configured in credentials.yml as ``bot.channels.socketio.PersistentSocketIOInput``.
+tabs. When a store of the conversations is unreachable the page gets the
+outage message as a bot message (bot/channels/outage.py), also after answers
+it already showed. Configured in credentials.yml as
+``bot.channels.socketio.PersistentSocketIOInput``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.guard import shared_guard
+from bot.channels.outage import ConversationNotRecorded, answer_outages_with_503, is_storage_outage, not_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class PersistentSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = _AppAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        answer_outages_with_503(webhook)
         self.sio = sio
 
         @webhook.route("/", methods=["GET"])
@@ -72,7 +77,15 @@ class PersistentSocketIOInput(SocketIOInput):
                 await sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
             if self.session_persistence:
-                history = await self._history(webhook, session_id)
+                try:
+                    history = await self._history(webhook, session_id)
+                except Exception as error:
+                    if not is_storage_outage(error):
+                        raise
+                    outage = not_recorded(session_id, error)
+                    await sio.emit(HISTORY_EVENT, [], room=sid, namespace=self.namespace)
+                    await sio.emit(self.bot_message_evt, {"text": outage.reply}, room=sid, namespace=self.namespace)
+                    return
                 await sio.emit(HISTORY_EVENT, history, room=sid, namespace=self.namespace)
 
         async def show_in_other_tabs_then_handle(message: UserMessage) -> None:
@@ -102,15 +115,18 @@ class PersistentSocketIOInput(SocketIOInput):
             if isinstance(data.get("title"), str):
                 metadata[SHOWN_AS] = data["title"][:MAX_TITLE_CHARS]
             output = SocketIOOutput(sio, self.bot_message_evt)
-            await guarded(
-                UserMessage(
-                    text if isinstance(text, str) else "",
-                    output,
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=metadata,
+            try:
+                await guarded(
+                    UserMessage(
+                        text if isinstance(text, str) else "",
+                        output,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
                 )
-            )
+            except ConversationNotRecorded as outage:
+                await output.send_text_message(sender_id, outage.reply)
 
         return webhook
 

@@ -45,6 +45,7 @@ from sanic.response import HTTPResponse
 
 from bot import knowledge
 from bot.channels.guard import shared_guard
+from bot.channels.outage import ConversationNotRecorded, answer_outages_with_503
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
 from bot.knowledge.texts import fill, response_placeholders
 from bot.text import strip_invisible, to_half_width
@@ -392,6 +393,7 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         on_new_message = shared_guard().wrap(on_new_message)
         wechat_webhook = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+        answer_outages_with_503(wechat_webhook)
 
         @wechat_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -478,6 +480,8 @@ class WeChatInput(InputChannel):
                     metadata=incoming.metadata,
                 )
             )
+        except ConversationNotRecorded as outage:
+            return outage.reply
         except Exception:
             logger.exception("The bot failed on a WeChat message from %s.", incoming.openid)
             return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]

@@ -41,6 +41,7 @@ PATCH_MODULES = (
     "graph_runner",
     "sparse_features",
     "action_timeout",
+    "tracker_store_errors",
 )
 
 _LOCK = threading.Lock()
