@@ -75,8 +75,15 @@ def is_storage_outage(error: BaseException) -> bool:
 
 def not_recorded(sender_id: str, error: BaseException) -> ConversationNotRecorded:
     """The outage for ``sender_id``, logged once with the store's error."""
-    logger.error("A store is unreachable: the message from %s may not have been recorded (%s).", sender_id, error)
+    logger.error(
+        "A store is unreachable: the message from %s may not have been recorded (%s).", sender_id, _one_line(error)
+    )
     return ConversationNotRecorded(sender_id, reply_text(STORAGE_OUTAGE_REPLY))
+
+
+def _one_line(error: BaseException) -> str:
+    # The driver's message, without SQLAlchemy's statement and link, on one log line.
+    return " ".join(str(getattr(error, "orig", None) or error).split())
 
 
 def answer_outages_with_503(blueprint: Blueprint) -> None:
@@ -99,7 +106,7 @@ async def _add_error_handlers(app: Sanic, _loop: Any) -> None:
 
 
 async def _store_unavailable(request: Request, error: Exception) -> HTTPResponse:
-    logger.error("%s %s: a store is unreachable (%s); answered 503.", request.method, request.path, error)
+    logger.error("%s %s: a store is unreachable (%s); answered 503.", request.method, request.path, _one_line(error))
     return unavailable_response()
 
 
