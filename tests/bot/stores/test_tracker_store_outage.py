@@ -52,7 +52,8 @@ def test_the_store_waits_for_a_database_that_is_not_there_yet_then_uses_it(proxy
     threading.Timer(2.5, proxy.restore).start()  # tries at 0, 1 and 3 s: the third gets through
     with caplog.at_level(logging.INFO, logger="bot.stores.waiting"):
         tracker_store = store_behind(proxy, database)
-    waits = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    waits = [record.getMessage() for record in caplog.records if record.name == "bot.stores.waiting"
+             and record.levelno == logging.WARNING]
     assert len(waits) == 2
     name = make_url(database).database
     assert all(f"postgresql 127.0.0.1:{PROXY_PORT}/{name}" in line and "Connection refused" in line for line in waits)
