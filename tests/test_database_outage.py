@@ -48,6 +48,7 @@ RASA_PORT = 6505
 ACTIONS_PORT = 6555
 POSTGRES_PROXY_PORT = 6520
 REDIS_PROXY_PORT = 6521
+TICKETS_PROXY_PORT = 6524  # the action server's DATABASE_URL: same PostgreSQL, its own proxy
 NOWHERE_PORT = 6590  # the WeChat API: only answers slower than 4.5 s would go there
 HOTLINE = "400-8822-528"
 WECHAT_TOKEN = "outage-test-token"
@@ -60,6 +61,7 @@ class LaunchedBot:
     log: Path
     database: TcpProxy  # PostgreSQL's proxy
     redis: TcpProxy
+    tickets: TcpProxy
     names: Dict[str, str]
     password: str
 
@@ -82,10 +84,12 @@ def launched(trained_model, tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "POSTGRES_PORT": str(POSTGRES_PROXY_PORT),
            "POSTGRES_PASSWORD": password, "REDIS_PORT": str(REDIS_PROXY_PORT), "BOT_NOW": SHANGHAI_DAYTIME,
            "WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_APP_ID": "wx-outage", "WECHAT_APP_SECRET": "outage-secret",
-           "WECHAT_API_BASE": f"http://127.0.0.1:{NOWHERE_PORT}", **names}
+           "WECHAT_API_BASE": f"http://127.0.0.1:{NOWHERE_PORT}",
+           "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{TICKETS_PROXY_PORT}/{names['POSTGRES_DB']}", **names}
     log = tmp_path_factory.mktemp("outage") / "launcher.log"
     database = TcpProxy(target_port=5432, listen_port=POSTGRES_PROXY_PORT)  # not started: cut
     redis_proxy = TcpProxy(target_port=6379, listen_port=REDIS_PROXY_PORT).start()
+    tickets = TcpProxy(target_port=5432, listen_port=TICKETS_PROXY_PORT).start()
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.launcher", "--profile", "production", "--port", str(RASA_PORT),
@@ -93,11 +97,12 @@ def launched(trained_model, tmp_path_factory):
              "--model", str(trained_model)],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield LaunchedBot(process, log, database, redis_proxy, names, password)
+        yield LaunchedBot(process, log, database, redis_proxy, tickets, names, password)
     finally:
         stop_launcher(process)
         database.stop()
         redis_proxy.stop()
+        tickets.stop()
         drop_database(names["POSTGRES_DB"])
         delete_queue_if_any(names["RABBITMQ_QUEUE"])
         delete_redis_keys(names["REDIS_KEY_PREFIX"])
@@ -297,3 +302,19 @@ def test_while_redis_is_gone_users_are_told_the_same_way_and_service_resumes(lau
     status, answer = say(launched, "客服电话多少", sender)
     assert status == 200 and HOTLINE in texts(answer)
     assert stored_user_texts(launched, sender) == ["客服电话多少"]
+
+
+def test_while_the_ticket_database_is_gone_the_user_gets_the_way_to_a_person_and_the_conversation_is_kept(launched):
+    wait_for(lambda: port_is_open(RASA_PORT), START_TIMEOUT, "a running bot", launched)
+    sender = new_sender()
+    launched.tickets.cut()
+    try:
+        status, answer = say(launched, "我的工单", sender)
+    finally:
+        launched.tickets.restore()
+    # The action failed (its database is gone): Rasa says how to reach a person, and stores the turn.
+    assert status == 200 and texts(answer) == reply_text("action_unavailable")
+    status, answer = say(launched, "我的工单", sender)
+    # Back by itself: the tickets are looked up again (this shopper has none yet).
+    assert status == 200 and "还没有建过工单" in texts(answer)
+    assert stored_user_texts(launched, sender) == ["我的工单", "我的工单"]
