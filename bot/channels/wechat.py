@@ -8,7 +8,9 @@ WeChat neither retries nor shows an error) and sends the answer through the
 customer-service message API (:mod:`bot.channels.wechat_api`) once it is ready.
 
 WeChat has no buttons in plain messages: the bot's buttons become numbered
-lines, and a reply with just that number sends the button's payload.
+lines, and a reply with just that number sends the button's payload. When a
+store of the conversations is unreachable the passive reply is the outage
+message with the hotline (bot/channels/outage.py).
 
 Configured in credentials.yml as ``bot.channels.wechat.WeChatInput`` with
 ``token`` (required: without it every request is refused), ``app_id``,
