@@ -87,7 +87,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._use_pooled_sqlite_engine()
         else:
             self._use_pinged_engine()
-        self._ensure_conversation_index()
+        self._ensure_schema(_describe(kwargs))
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = int(cache_size)
         events = self.SQLEvent.__table__
@@ -225,6 +225,22 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self.engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    def _ensure_schema(self, description: str) -> None:
+        """The events table and its index, waiting again if the database went away meanwhile.
+
+        Rasa's start only logs a table it could not create; a store without
+        its table would fail every message until restarted.
+        """
+
+        def create() -> None:
+            try:
+                self.Base.metadata.create_all(self.engine)
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:  # another instance at the same moment
+                logger.info(f"Tables not created here ({error.orig}); another instance has them.")
+            self._ensure_conversation_index()
+
+        wait_until_reachable(description, create, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
     def _ensure_conversation_index(self) -> None:
         """An index on (sender_id, id), so the freshness check stays cheap.
 
@@ -242,7 +258,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 connection.execute(
                     sa.text(f"CREATE INDEX IF NOT EXISTS {CONVERSATION_INDEX} ON {table} (sender_id, id)")
                 )
-        except sa.exc.DBAPIError as error:  # another instance was creating it at the same moment
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:  # another instance at the same moment
             logger.info(f"Index {CONVERSATION_INDEX} not created here ({error.orig}); another instance has it.")
 
     def _newest_event_id(self, sender_id: str) -> Optional[int]:
@@ -297,7 +313,9 @@ def _db_url(settings: dict[str, Any], database: Optional[str] = None) -> Any:
 def _describe(settings: dict[str, Any]) -> str:
     """``conversation database postgresql host:port/db``: what an operator needs, no password."""
     url = sa.engine.make_url(_db_url(settings))
-    where = f"{url.host or 'localhost'}:{url.port}" if url.port else (url.host or "localhost")
+    if not url.host:
+        return f"conversation database {url.get_backend_name()} {url.database}"
+    where = f"{url.host}:{url.port}" if url.port else url.host
     return f"conversation database {url.get_backend_name()} {where}/{url.database}"
 
 

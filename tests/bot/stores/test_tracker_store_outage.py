@@ -109,3 +109,22 @@ async def test_rasa_no_longer_carries_on_in_memory_when_the_store_fails(proxy, d
     with pytest.raises(sqlalchemy.exc.OperationalError):
         await failsafe.save(tracker)
     assert failsafe._fallback_tracker_store is None  # no conversation went to memory
+
+
+@pytest.mark.asyncio
+async def test_a_table_rasa_could_not_create_at_start_is_created_before_the_store_is_used(proxy, database,
+                                                                                           monkeypatch):
+    # The database went away between Rasa's connection and its CREATE TABLE: Rasa only logs that.
+    metadata = CachingSQLTrackerStore.Base.metadata
+    create_all, calls = metadata.create_all, []
+
+    def lost_the_first_time(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.OperationalError("CREATE TABLE events", {}, Exception("server closed the connection"))
+        return create_all(*args, **kwargs)
+
+    monkeypatch.setattr(metadata, "create_all", lost_the_first_time)
+    tracker_store = store_behind(proxy, database)
+    await new_conversation(tracker_store, "shopper")
+    assert len(calls) == 2 and user_texts(await tracker_store.retrieve("shopper")) == ["我要退款"]
