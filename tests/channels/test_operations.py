@@ -141,7 +141,13 @@ async def test_a_tracker_database_that_hangs_is_a_timeout_and_probes_do_not_pile
 
 @pytest.mark.asyncio
 async def test_a_redis_lock_store_that_does_not_answer_is_a_503(tmp_path):
-    locks = AtomicRedisLockStore(host="127.0.0.1", port=CLOSED_PORT, key_prefix=f"test-{uuid.uuid4().hex}")
+    # The store waits for Redis at start: it goes away afterwards, while the instance runs.
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    locks = AtomicRedisLockStore(host="127.0.0.1", port=6379, key_prefix=f"test-{uuid.uuid4().hex}")
+    locks.red = redis.StrictRedis(host="127.0.0.1", port=CLOSED_PORT, socket_connect_timeout=1)
     status, body = await probe(Agent(sqlite_store(tmp_path), locks))
     assert status == 503 and body["checks"]["lock_store"] == "error: ConnectionError"
 
