@@ -38,6 +38,7 @@ LAYERS = {
     "bot.evaluation": "evaluation",
     "bot.launcher": "launcher",
     "bot.web": "web",
+    "bot.desk": "desk",
     "bot": "package",  # bot/__init__.py alone
 }
 # Layer -> the other layers it may import.
@@ -58,7 +59,11 @@ MAY_IMPORT = {
     "report": {"settings", "knowledge", "language", "stores"},
     "evaluation": {"settings", "knowledge", "language"},
     "launcher": {"settings"},
-    "web": {"settings"},
+    # The page server mounts the agent desk.
+    "web": {"settings", "desk"},
+    # The desk's pages act through services, like the actions, and reach the
+    # conversations only through Rasa's HTTP API (never the Rasa server's code).
+    "desk": {"settings", "knowledge", "language", "services"},
     "package": set(),
 }
 # Single modules a layer may import beyond MAY_IMPORT, and why.
@@ -71,6 +76,7 @@ ALSO_MAY_IMPORT = {
 NEVER = {
     # The stores' factory: actions reach data only through the services that use it.
     "actions": {"bot.services.backends"},
+    "desk": {"bot.services.backends"},
 }
 # The evaluation modules depend in one direction: a module imports only lower ranks.
 EVALUATION_RANKS = {
@@ -189,6 +195,10 @@ def test_imports_stay_within_the_layers(module, path):
     ("bot.evaluation.nlu", "from bot.evaluation import robustness"),
     ("bot.policies", "from bot.services import cases"),
     ("bot.somewhere_new", "import os"),
+    ("bot.desk.app", "from bot.stores.desk import DeskStore"),
+    ("bot.desk.app", "from bot.services.backends import desk"),
+    ("bot.desk.app", "from bot.channels.socketio import PersistentSocketIOInput"),
+    ("bot.services.desk", "from bot.desk.accounts import Accounts"),
 ])
 def test_an_import_across_a_line_is_reported(module, source):
     assert violations(module, source)
@@ -202,6 +212,8 @@ def test_an_import_across_a_line_is_reported(module, source):
     ("bot.evaluation.benchmark", "from bot.evaluation import robustness, threshold_curve"),
     ("bot.evaluation.robustness", "from bot.evaluation.common import standalone_arguments"),
     ("bot.policies", "from bot.services import rating"),
+    ("bot.desk.app", "from bot.services import desk"),
+    ("bot.web.server", "from bot.desk.app import create_desk_app"),
 ])
 def test_an_import_within_the_lines_is_not(module, source):
     assert violations(module, source) == []

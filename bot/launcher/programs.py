@@ -139,7 +139,9 @@ def web_program(layout: Layout) -> Program:
         "--rasa-port",
         str(layout.public_port),
     ]
-    return Program(WEB, command, f"http://127.0.0.1:{layout.web_port}/widget.js")
+    # The agent desk reaches the conversations through Rasa's HTTP API, with its token.
+    env = {"RASA_AUTH_TOKEN": layout.auth_token} if layout.auth_token else {}
+    return Program(WEB, command, f"http://127.0.0.1:{layout.web_port}/widget.js", env=env)
 
 
 def endpoints_file(layout: Layout, run_dir: Path) -> Path:

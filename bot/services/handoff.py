@@ -8,9 +8,10 @@ from typing import Any, Optional
 
 from bot import clock
 from bot.entities import number_entities
-from bot.services import conversation, tickets
+from bot.services import complaints, conversation, desk, fraud, tickets
 from bot.services.clarification import topic_label
 from bot.services.replies import reply
+from bot.settings import desk_enabled
 from bot.stores.tickets import TicketKind
 from bot.text import normalize
 
@@ -21,32 +22,71 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 # Seven or more digits in a row, with the usual separators: someone typed a number.
 _NUMBER_ATTEMPT = re.compile(r"\d[\d\s-]{5,}\d")
+# Why a handoff goes first in the agents' queue.
+PRIORITY_COMPLAINT = "priority_complaint"
+FRAUD_MONEY_LOST = "fraud_money_lost"
 
 
 def open_handoff(
-    sender_id: str, events: Iterable[dict[str, Any]], order_id: Optional[str]
+    sender_id: str, events: Iterable[dict[str, Any]], order_id: Optional[str], channel: Optional[str] = None
 ) -> tuple[dict[str, Any], str]:
-    """A handoff ticket in service hours, a leave-a-message ticket off hours: the reply and the ticket number."""
+    """A handoff ticket in service hours, a leave-a-message ticket off hours: the reply and the ticket number.
+
+    Priority complaints and fraud with the money already gone go first in
+    the agents' queue; ``channel`` (the user's) is shown there too.
+    """
     events = list(events)
     topic = conversation.latest_case_intent(events, CASE_INTENTS)
     texts = conversation.user_texts(events, last=SUMMARY_MESSAGES)
     in_hours = clock.is_service_open()
+    reason = priority_reason(sender_id, events, topic)
     ticket = tickets.open_ticket(
         TicketKind.HANDOFF if in_hours else TicketKind.MESSAGE,
         sender_id,
         handoff_summary(topic_label(topic) if topic else None, order_id, texts),
         order_id=order_id,
-        details={"intent": topic, "messages": texts},
+        priority=reason is not None,
+        details={"intent": topic, "messages": texts, "channel": channel, "priority_reason": reason},
     )
-    message = reply(
-        "handoff_open" if in_hours else "handoff_closed", ticket_number=ticket.number, reopen_day=clock.reopen_day()
-    )
+    message = reply(_opening_reply(in_hours), ticket_number=ticket.number, reopen_day=clock.reopen_day())
     return message, ticket.number
 
 
-def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> dict[str, Any]:
-    """Files the user's message in the handoff ticket; a phone number in it becomes a callback request."""
+def _opening_reply(in_hours: bool) -> str:
+    if not in_hours:
+        return "handoff_closed"
+    # With the agent desk running, a person answers right here.
+    return "handoff_open_desk" if desk_enabled() else "handoff_open"
+
+
+def priority_reason(sender_id: str, events: list[dict[str, Any]], topic: Optional[str]) -> Optional[str]:
+    """Why this handoff goes first: a priority complaint, or fraud with the money gone; None otherwise."""
+    session = conversation.user_messages(events)
+    if (topic == "fraud_check" or conversation.entity_values(session, "fraud_signal")) and fraud.mentions_money_lost(
+        conversation.joined_text(session)
+    ):
+        return FRAUD_MONEY_LOST
+    if topic == "complaint" and _complaint_is_priority(conversation.messages_since_intent(events, ["complaint"])):
+        return PRIORITY_COMPLAINT
+    if tickets.has_open_priority_complaint(sender_id):
+        return PRIORITY_COMPLAINT
+    return None
+
+
+def _complaint_is_priority(messages: list[dict[str, Any]]) -> bool:
+    amounts = [complaints.amount_in_yuan(value) for value in conversation.entity_values(messages, "amount")]
+    return complaints.is_priority(conversation.entity_values(messages, "safety_signal"), amounts)
+
+
+def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> Optional[dict[str, Any]]:
+    """Files the user's message in the handoff ticket; a phone number in it becomes a callback request.
+
+    While an agent holds the conversation the agent reads it live and answers
+    themselves: the bot says nothing (None).
+    """
     tickets.add_message(ticket_number, text)
+    if desk.is_held(ticket_number):
+        return None
     phone = callback_number(text)
     if phone:
         callback = tickets.open_ticket(
@@ -64,8 +104,14 @@ def relay_to_agent(sender_id: str, ticket_number: str, text: str) -> dict[str, A
 
 
 def resume_bot(ticket_number: str, text: str) -> dict[str, Any]:
-    """The user takes the conversation back from the agent: noted in the ticket."""
+    """The user takes the conversation back: noted in the ticket.
+
+    If an agent had joined, that session is over (the ticket resolved);
+    otherwise the ticket stays for a person to follow up.
+    """
     tickets.add_message(ticket_number, text, author="user")
+    if desk.user_resumed(ticket_number):
+        return reply("resumed_after_agent")
     return reply("resumed", ticket_number=ticket_number)
 
 
