@@ -542,7 +542,8 @@ def _after_id(request: web.Request) -> int:
 
 
 def _sse(name: str, payload: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    # ASCII JSON: no character of a message can end an event line early in any client.
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
 
 
 # --- the queue timeout ----------------------------------------------------------------------------------

@@ -130,13 +130,16 @@ class DeskClient:
         """The live event stream, as (event name, payload) pairs."""
         with self.http.get(f"{self.base}/api/events", params={"after": after}, stream=True, timeout=30) as stream:
             assert stream.status_code == 200
-            name = None
-            for line in stream.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    name = line[len("event: "):]
-                elif line.startswith("data: ") and name:
-                    yield name, json.loads(line[len("data: "):])
-                    name = None
+            name, pending = None, b""
+            for chunk in stream.iter_content(chunk_size=None):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in (raw.decode("utf-8") for raw in lines):
+                    if line.startswith("event: "):
+                        name = line[len("event: "):]
+                    elif line.startswith("data: ") and name:
+                        yield name, json.loads(line[len("data: "):])
+                        name = None
 
 
 @pytest.fixture
