@@ -32,8 +32,10 @@ CHROMIUM ?= /usr/bin/chromium
 
 install: $(VENV)/.installed $(WEB_DEPS)
 
-# The widget's socket.io browser client, from the npm registry (pinned by
-# package-lock.json) and served by our own web server: no CDN at run time.
+# The widget's socket.io browser client, and rasa-webchat for the
+# compatibility page and its browser test (devDependencies), from the npm
+# registry (pinned by package-lock.json) and served by our own web server:
+# no CDN at run time.
 $(WEB_DEPS): bot/web/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js (the web widget needs socket.io-client)"; exit 1; }
 	cd bot/web && npm ci --no-audit --no-fund --loglevel=error

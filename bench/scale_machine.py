@@ -74,7 +74,7 @@ def _roles(table: Dict[int, Dict[str, Any]]) -> Dict[int, str]:
         command, name = info["command"], info["name"]
         if pid == os.getpid():
             role = "load generator"
-        elif pid in ours and "run actions" in command:
+        elif pid in ours and ("run actions" in command or "bot.action_server" in command):
             role = "action server"
         elif pid in ours and " run " in f" {command} ":
             words = command.split()

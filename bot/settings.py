@@ -45,6 +45,9 @@ PRODUCTION_ENV_DEFAULTS = {
     "REDIS_DB": "1",
     "REDIS_PASSWORD": "",
     "REDIS_KEY_PREFIX": "triage",
+    # Rate limits, WeChat MsgIds seen, numbered choices and socket.io rooms in
+    # that Redis, for every instance (bot/stores/shared_state.py); unset: memory.
+    "SHARED_STATE": "redis",
     "RABBITMQ_HOST": "127.0.0.1",
     "RABBITMQ_PORT": "5672",
     "RABBITMQ_USER": "guest",

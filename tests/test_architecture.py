@@ -18,6 +18,9 @@ from bot.settings import ROOT
 # Module name (or the package it is in) -> layer.
 LAYERS = {
     "bot.settings": "settings",
+    # The Prometheus metrics and the health answers: counted from every layer that runs in a server.
+    "bot.metrics": "metrics",
+    "bot.health": "health",
     "bot.knowledge": "knowledge",
     # Reading text and time: the knowledge files made into rules every layer shares.
     "bot.text": "language",
@@ -37,6 +40,7 @@ LAYERS = {
     "bot.report": "report",
     "bot.evaluation": "evaluation",
     "bot.launcher": "launcher",
+    "bot.action_server": "action_server",
     "bot.web": "web",
     "bot.desk": "desk",
     "bot": "package",  # bot/__init__.py alone
@@ -44,21 +48,25 @@ LAYERS = {
 # Layer -> the other layers it may import.
 MAY_IMPORT = {
     "settings": set(),
+    "metrics": set(),
+    "health": set(),
     "knowledge": {"settings"},
     "language": {"settings", "knowledge"},
     "security": {"settings", "knowledge", "language"},
-    "rasa_compat": {"settings", "knowledge"},
-    "stores": {"settings", "knowledge", "language", "rasa_compat"},
-    "services": {"settings", "knowledge", "language", "stores"},
+    "rasa_compat": {"settings", "knowledge", "metrics"},
+    "stores": {"settings", "knowledge", "language", "rasa_compat", "metrics"},
+    "services": {"settings", "knowledge", "language", "stores", "metrics"},
     # Actions call services and send what they return: no stores, no knowledge of their own.
     "actions": {"services"},
     "components": {"settings", "knowledge", "language"},
     "policies": {"settings", "knowledge", "language"},
     "nlg": {"settings", "knowledge", "language", "rasa_compat"},
-    "channels": {"settings", "knowledge", "language", "security"},
+    "channels": {"settings", "knowledge", "language", "security", "metrics", "health"},
     "report": {"settings", "knowledge", "language", "stores"},
     "evaluation": {"settings", "knowledge", "language"},
     "launcher": {"settings"},
+    # rasa_sdk's server with /metrics and /health/ready (the service database); it loads actions/ by name.
+    "action_server": {"settings", "metrics", "health", "stores"},
     # The page server mounts the agent desk.
     "web": {"settings", "desk"},
     # The desk's pages act through services, like the actions, and reach the
@@ -71,6 +79,9 @@ ALSO_MAY_IMPORT = {
     # RatingReplyPolicy reads a bare 「4」 by the rule the rating action uses;
     # bot.services.rating reads text only (no stores), so the Rasa server stays free of them.
     "policies": {"bot.services.rating"},
+    # The guard's rate limit and the WeChat channel's MsgIds and choices are kept in the
+    # state the instances share; the channels reach no other store (no tickets, no orders).
+    "channels": {"bot.stores.shared_state"},
 }
 # Modules no module of a layer may import, although their layer is allowed.
 NEVER = {
@@ -194,7 +205,11 @@ def test_imports_stay_within_the_layers(module, path):
     ("bot.evaluation.robustness", "from bot.evaluation import threshold_curve"),
     ("bot.evaluation.nlu", "from bot.evaluation import robustness"),
     ("bot.policies", "from bot.services import cases"),
+    ("bot.channels.wechat", "from bot.stores.tickets import TicketStore"),
     ("bot.somewhere_new", "import os"),
+    ("bot.metrics", "from bot.settings import env_number"),
+    ("bot.channels.operations", "from bot.stores.database import shared_engine"),
+    ("actions.handoff", "from bot import metrics"),
     ("bot.desk.app", "from bot.stores.desk import DeskStore"),
     ("bot.desk.app", "from bot.services.backends import desk"),
     ("bot.desk.app", "from bot.channels.socketio import PersistentSocketIOInput"),
@@ -212,8 +227,13 @@ def test_an_import_across_a_line_is_reported(module, source):
     ("bot.evaluation.benchmark", "from bot.evaluation import robustness, threshold_curve"),
     ("bot.evaluation.robustness", "from bot.evaluation.common import standalone_arguments"),
     ("bot.policies", "from bot.services import rating"),
+    ("bot.channels.guard", "from bot.stores.shared_state import shared_state"),
+    ("bot.channels.guard", "from bot import metrics"),
+    ("bot.rasa_compat.turn_metrics", "from bot import metrics"),
+    ("bot.services.handoff", "from bot import metrics"),
+    ("bot.action_server", "from bot.stores.database import shared_engine"),
     ("bot.desk.app", "from bot.services import desk"),
-    ("bot.web.server", "from bot.desk.app import create_desk_app"),
+    ("bot.web.server", "from bot.desk.app import add_desk"),
 ])
 def test_an_import_within_the_lines_is_not(module, source):
     assert violations(module, source) == []

@@ -39,7 +39,7 @@ def load_as_rasa_run_does(extra_env=None):
 
 def test_credentials_and_endpoints_load_with_an_empty_environment_and_wechat_stays_off():
     loaded = load_as_rasa_run_does()
-    assert loaded["channels"] == ["rest", "socketio", "wechat"]
+    assert loaded["channels"] == ["operations", "rest", "socketio", "wechat"]
     assert loaded["wechat_token"] == "" and loaded["wechat_api"] is False
     assert loaded["nlg"] == "bot.nlg.ServiceNaturalLanguageGenerator"
     assert loaded["tracker_store"] == "bot.stores.tracker_store.CachingSQLTrackerStore"

@@ -6,28 +6,34 @@ input channels around Rasa's ``on_new_message``:
 - invisible, control and bidi characters are removed; an empty message gets a
   short answer and is not processed;
 - a sender over the rate limit gets a polite "slow down" and is not processed,
-  without slowing anyone else;
+  without slowing anyone else (counted in the shared state: across every
+  instance in the production profile, bot/stores/shared_state.py);
 - only the first ``MAX_MESSAGE_CHARS`` characters are read (the user is told):
   an unbounded message would cost the NLU minutes and gigabytes;
 - secrets (card numbers, codes, passwords, ID numbers, CVV) are masked before
   the text reaches the NLU, the tracker store, tickets, logs or the event
   broker, and the user is warned not to share them.
+
+It also counts each message, each rate-limited one, and the time until the
+bot's answer is done (bot/metrics.py), by channel.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from rasa.core.channels.channel import UserMessage
 
+from bot import metrics
 from bot.knowledge.texts import reply_text
-from bot.security.rate_limit import RateLimiter
 from bot.security.secrets import mask_secrets
 from bot.settings import env_number
+from bot.stores.shared_state import MemorySharedState, SharedState, shared_state
 from bot.text import strip_invisible
 
 logger = logging.getLogger(__name__)
@@ -51,9 +57,11 @@ class GuardSettings:
 
 
 class MessageGuard:
-    def __init__(self, settings: GuardSettings) -> None:
+    def __init__(self, settings: GuardSettings, state: Optional[SharedState] = None) -> None:
         self.settings = settings
-        self._limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_seconds)
+        self._limiter = (state or MemorySharedState()).rate_limit(
+            "rate_limit", settings.rate_limit_messages, settings.rate_limit_seconds
+        )
 
     def wrap(self, on_new_message: Handler) -> Handler:
         async def guarded(message: UserMessage) -> Any:
@@ -62,9 +70,13 @@ class MessageGuard:
         return guarded
 
     async def handle(self, message: UserMessage, on_new_message: Handler) -> Any:
+        received = time.perf_counter()
+        channel = metrics.channel_label(message.input_channel)
+        metrics.MESSAGES_RECEIVED.labels(channel).inc()
         text = strip_invisible(str(message.text or "")).strip()
-        if not self._limiter.allow(message.sender_id):
+        if not await self._limiter.allow(message.sender_id):
             logger.info("rate limit: message from %s not processed", message.sender_id)
+            metrics.MESSAGES_RATE_LIMITED.labels(channel).inc()
             return await _tell(message, "guard_slow_down")
         if not text:
             return await _tell(message, "guard_empty")
@@ -75,13 +87,16 @@ class MessageGuard:
         if masked.had_secrets:
             await _tell(message, "guard_secret")
         message.text = masked.text
-        return await on_new_message(message)
+        try:
+            return await on_new_message(message)
+        finally:
+            metrics.REPLY_LATENCY.labels(channel).observe(time.perf_counter() - received)
 
 
 @functools.cache
 def shared_guard() -> MessageGuard:
-    """One guard per server process, so the rate limit counts across channels."""
-    return MessageGuard(GuardSettings.from_env())
+    """One guard per server process, so the rate limit counts across channels (and instances)."""
+    return MessageGuard(GuardSettings.from_env(), shared_state())
 
 
 async def _tell(message: UserMessage, reply_name: str, **values: Any) -> None:

@@ -10,16 +10,29 @@ customer-service message API (:mod:`bot.channels.wechat_api`) once it is ready.
 WeChat has no buttons in plain messages: the bot's buttons become numbered
 lines, and a reply with just that number sends the button's payload.
 
+The MsgIds seen and the pending choices are kept in the shared state
+(:mod:`bot.stores.shared_state`): in the production profile every instance
+sees them, so a retry or a choice number landing on another instance is
+understood there too.
+
+All three of WeChat's message modes work: plaintext (明文模式), compatibility
+(兼容模式) and safe (安全模式), chosen by ``mode``; encrypted messages are
+opened and replies sealed by :mod:`bot.channels.wechat_crypto`. A message in a
+mode the channel is not set up for is refused with a 400 that names both modes.
+
 Configured in credentials.yml as ``bot.channels.wechat.WeChatInput`` with
 ``token`` (required: without it every request is refused), ``app_id``,
-``app_secret``, ``api_base`` and optionally ``reply_timeout`` (4.5 s),
-``max_body_bytes`` (64 KB), ``dedupe_ttl`` (300 s), ``choice_ttl`` (1800 s).
-Each option can instead name the environment variable it is read from:
-``token_env: WECHAT_TOKEN`` and so on, as credentials.yml does. The channel
-reads those itself when Rasa creates it, so an unset variable leaves the
-channel refusing; a ``${WECHAT_TOKEN}`` in credentials.yml would stop Rasa
-(``rasa run``, ``rasa shell``) from starting at all while it is unset.
-Only plaintext mode (明文模式) is supported, not encrypted messages.
+``app_secret``, ``api_base``, ``mode`` (``plain``, ``compatible`` or ``safe``),
+``encoding_aes_key`` and ``previous_encoding_aes_key`` (the key being rotated
+out), and optionally ``reply_timeout`` (4.5 s), ``max_body_bytes`` (64 KB),
+``dedupe_ttl`` (300 s), ``choice_ttl`` (1800 s). Each option can instead name
+the environment variable it is read from: ``token_env: WECHAT_TOKEN`` and so
+on, as credentials.yml does. The channel reads those itself when Rasa creates
+it, so an unset variable leaves the channel refusing; a ``${WECHAT_TOKEN}`` in
+credentials.yml would stop Rasa (``rasa run``, ``rasa shell``) from starting at
+all while it is unset. A mode that needs a key but has none leaves the channel
+off: the log says why (:class:`~bot.channels.wechat_crypto.WeChatConfigurationError`)
+and WeChat's requests get a 503 that says it too; the other channels answer.
 """
 
 from __future__ import annotations
@@ -33,8 +46,7 @@ import os
 import re
 import time
 import xml.parsers.expat
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Optional
 
@@ -46,7 +58,19 @@ from sanic.response import HTTPResponse
 from bot import knowledge
 from bot.channels.guard import shared_guard
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
+from bot.channels.wechat_crypto import (
+    COMPATIBLE,
+    MODE_NAMES,
+    MODES,
+    PLAIN,
+    SAFE,
+    MessageCrypto,
+    UndecryptableMessage,
+    WeChatConfigurationError,
+    aes_key,
+)
 from bot.knowledge.texts import fill, response_placeholders
+from bot.stores.shared_state import ExpiringValues, shared_state
 from bot.text import strip_invisible, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -56,7 +80,6 @@ WECHAT_PATIENCE_SECONDS = 5.0
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_DEDUPE_TTL = 300.0  # WeChat retries 3 times, 5 s apart
 DEFAULT_CHOICE_TTL = 1800.0
-MEMORY_MAX_ENTRIES = 100_000
 GREETING_PAYLOAD = "/greet"
 # The answer WeChat expects when there is nothing (more) to say.
 SUCCESS = "success"
@@ -96,6 +119,17 @@ def is_signed_by_wechat(token: str, args: dict[str, str]) -> bool:
 
 class MalformedMessage(ValueError):
     """The body is not a WeChat message we can read."""
+
+
+class RefusedMessage(ValueError):
+    """A message from WeChat the channel cannot take as it is set up: the text says why and what to set.
+
+    It goes to WeChat as the 400's body and into the log, for the operator.
+    """
+
+
+class ForgedMessage(ValueError):
+    """An encrypted message without WeChat's msg_signature."""
 
 
 def parse_wechat_xml(body: bytes) -> dict[str, str]:
@@ -159,6 +193,71 @@ def passive_text_reply(fields: dict[str, str], content: str, now: Optional[float
     )
 
 
+# --- message modes: plaintext, compatibility, safe ----------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A request's message fields, and the key its passive reply is sealed with (None: plaintext)."""
+
+    fields: dict[str, str]
+    reply_key: Optional[bytes] = None
+
+
+def message_crypto(
+    mode: str, token: str, app_id: str, encoding_aes_key: str, previous_encoding_aes_key: str
+) -> Optional[MessageCrypto]:
+    """The crypto ``mode`` needs (None in plaintext mode); WeChatConfigurationError for settings that cannot work."""
+    if mode not in MODES:
+        raise WeChatConfigurationError(f"WECHAT_MODE must be one of {', '.join(MODES)}, not {mode!r}.")
+    if mode == PLAIN:
+        return None
+    if not encoding_aes_key:
+        raise WeChatConfigurationError(
+            f"WECHAT_MODE={mode} needs WECHAT_ENCODING_AES_KEY, the 43-character EncodingAESKey "
+            "(消息加解密密钥) from the WeChat console: without it no message can be read."
+        )
+    if not app_id:
+        raise WeChatConfigurationError(
+            f"WECHAT_MODE={mode} needs WECHAT_APP_ID: every encrypted message names the AppID it is for."
+        )
+    previous = (
+        aes_key(previous_encoding_aes_key, "WECHAT_PREVIOUS_ENCODING_AES_KEY") if previous_encoding_aes_key else None
+    )
+    return MessageCrypto(token, app_id, aes_key(encoding_aes_key, "WECHAT_ENCODING_AES_KEY"), previous)
+
+
+def is_encrypted(args: dict[str, Optional[str]], fields: dict[str, str]) -> bool:
+    """Whether WeChat encrypted this message (``encrypt_type=aes``; an Encrypt element says so too)."""
+    encrypt_type = (args.get("encrypt_type") or "").strip().lower()
+    if encrypt_type == "aes":
+        return True
+    if encrypt_type not in ("", "raw"):
+        raise MalformedMessage(f"unknown encrypt_type {encrypt_type[:20]!r}")
+    return "Encrypt" in fields
+
+
+def accounts_mode(fields: dict[str, str]) -> str:
+    """The mode the account is in, as far as an encrypted message shows it."""
+    # Compatibility mode sends the plaintext fields beside Encrypt; safe mode only ToUserName.
+    return COMPATIBLE if "FromUserName" in fields else SAFE
+
+
+def mode_mismatch(channel_mode: str, account_mode: str) -> str:
+    """The refusal of a message in ``account_mode`` by a channel in ``channel_mode``: both named, and what to set."""
+    if account_mode == PLAIN:
+        remedy = "set WECHAT_MODE=plain (or compatible), or switch the account to safe mode in the WeChat console"
+    else:
+        remedy = (
+            f"set WECHAT_MODE={account_mode} and WECHAT_ENCODING_AES_KEY (the account's EncodingAESKey), "
+            "or switch the account back to plaintext mode in the WeChat console"
+        )
+    return (
+        f"WeChat sent a message in {MODE_NAMES[account_mode]} but this channel is set up for "
+        f"{MODE_NAMES[channel_mode]}: {remedy}."
+    )
+
+
 # --- what a WeChat message asks of the bot -------------------------------------
 
 ASK_BOT = "ask_bot"  # text for the bot
@@ -216,49 +315,6 @@ def read_incoming(fields: dict[str, str]) -> Incoming:
     return Incoming(kind=UNREADABLE, dedupe_key=key, **common)
 
 
-# --- memory with expiry -----------------------------------------------------------
-
-
-class ExpiringMemory:
-    """A bounded in-memory map whose entries are forgotten ``ttl`` seconds after they were set."""
-
-    def __init__(
-        self, ttl: float, max_entries: int = MEMORY_MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        self._forget_expired()
-        entry = self._entries.get(key)
-        return entry[1] if entry else None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._entries.pop(key, None)
-        self._entries[key] = (self._clock() + self.ttl, value)
-        self._forget_expired()
-
-    def forget(self, key: Hashable) -> None:
-        self._entries.pop(key, None)
-
-    def remember_first_time(self, key: Hashable) -> bool:
-        """True the first time ``key`` is seen within ``ttl`` (and remembers it)."""
-        if self.get(key) is not None:
-            return False
-        self.put(key, True)
-        return True
-
-    def _forget_expired(self) -> None:
-        # All entries share one ttl, so insertion order is expiry order.
-        now = self._clock()
-        while self._entries and (
-            next(iter(self._entries.values()))[0] <= now or len(self._entries) > self._max_entries
-        ):
-            self._entries.popitem(last=False)
-
-
 # --- the bot's messages as WeChat text ----------------------------------------------
 
 
@@ -303,7 +359,7 @@ class WeChatOutput(OutputChannel):
     Rasa pushes on its own (HTTP API with ``output_channel=wechat``).
     """
 
-    def __init__(self, api: WeChatAPI, choices: ExpiringMemory) -> None:
+    def __init__(self, api: WeChatAPI, choices: ExpiringValues) -> None:
         self._api = api
         self._choices = choices
 
@@ -319,7 +375,7 @@ class WeChatOutput(OutputChannel):
     ) -> None:
         content, choices = render_bot_messages([{"text": text, "buttons": buttons}])
         if choices:
-            self._choices.put(recipient_id, choices)
+            await self._choices.put(recipient_id, choices)
         await self._api.send_text(recipient_id, content)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
@@ -361,6 +417,9 @@ class WeChatInput(InputChannel):
             max_body_bytes=int(_number(option("max_body_bytes"), DEFAULT_MAX_BODY_BYTES)),
             dedupe_ttl=_number(option("dedupe_ttl"), DEFAULT_DEDUPE_TTL),
             choice_ttl=_number(option("choice_ttl"), DEFAULT_CHOICE_TTL),
+            mode=option("mode").lower() or PLAIN,
+            encoding_aes_key=option("encoding_aes_key"),
+            previous_encoding_aes_key=option("previous_encoding_aes_key"),
         )
 
     def __init__(
@@ -373,18 +432,43 @@ class WeChatInput(InputChannel):
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         dedupe_ttl: float = DEFAULT_DEDUPE_TTL,
         choice_ttl: float = DEFAULT_CHOICE_TTL,
+        mode: str = PLAIN,
+        encoding_aes_key: str = "",
+        previous_encoding_aes_key: str = "",
     ) -> None:
         self.token = token
+        self.mode = mode
+        self.crypto, self.not_started = self._crypto_or_why_not(
+            mode, token, app_id, encoding_aes_key, previous_encoding_aes_key
+        )
         self.reply_timeout = reply_timeout
         self.max_body_bytes = max_body_bytes
         self.api = WeChatAPI(app_id, app_secret, api_base)
-        self._seen = ExpiringMemory(dedupe_ttl)
-        self._choices = ExpiringMemory(choice_ttl)
+        state = shared_state()
+        self._seen = state.expiring_values("wechat_seen", dedupe_ttl)
+        self._choices = state.expiring_values("wechat_choices", choice_ttl)
         self._output = WeChatOutput(self.api, self._choices)
         # Answers still being worked on after their HTTP reply: kept referenced
         # so the event loop does not drop them.
         self._background: set[asyncio.Task] = set()
-        self._warn_about_configuration()
+        if not self.not_started:
+            self._log_mode(bool(encoding_aes_key), bool(previous_encoding_aes_key))
+            self._warn_about_configuration()
+
+    @staticmethod
+    def _crypto_or_why_not(*settings: str) -> tuple[Optional[MessageCrypto], str]:
+        """The mode's crypto; or, for settings that cannot work, why the channel does not start.
+
+        Only this channel stays off: REST, socket.io and the chat page keep
+        answering while the operator fixes the WeChat settings.
+        """
+        try:
+            return message_crypto(*settings), ""
+        except WeChatConfigurationError as error:
+            logger.error(
+                "WeChat channel not started: %s Its requests get 503 until this is set; the other channels work.", error
+            )
+            return None, str(error)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return self._output if self.api.configured else None
@@ -415,23 +499,33 @@ class WeChatInput(InputChannel):
             if self._is_too_large(request):
                 return response.text("message too large", status=413)
             try:
-                fields = parse_wechat_xml(request.body)
-                incoming = read_incoming(fields)
+                envelope = self._open(request)
+                incoming = read_incoming(envelope.fields)
+            except ForgedMessage as error:
+                logger.warning("WeChat message refused: %s", error)
+                return response.text("invalid msg_signature", status=403)
+            except RefusedMessage as error:
+                logger.warning("WeChat message refused: %s", error)
+                return response.text(str(error), status=400)
             except MalformedMessage as error:
                 logger.warning("WeChat message refused: %s", error)
                 return response.text("malformed message", status=400)
-            if not self._seen.remember_first_time(incoming.dedupe_key):
-                return response.text(SUCCESS)  # WeChat's retry: already being answered
+            if not await self._seen.remember_first_time(":".join(incoming.dedupe_key)):
+                # WeChat's retry (here or on another instance): already being answered.
+                # "success" needs no encryption in any mode.
+                return response.text(SUCCESS)
             if incoming.kind == IGNORE:
                 return response.text(SUCCESS)
             if incoming.kind == UNREADABLE:
-                return _xml_reply(fields, channel_texts()["unsupported_message"])
+                return self._passive_reply(envelope, channel_texts()["unsupported_message"])
             content = await self._answer_in_time(incoming, on_new_message)
-            return _xml_reply(fields, content) if content else response.text(SUCCESS)
+            return self._passive_reply(envelope, content) if content else response.text(SUCCESS)
 
         return wechat_webhook
 
     def _refusal(self, request: Request) -> Optional[HTTPResponse]:
+        if self.not_started:
+            return response.text(f"WeChat channel not started: {self.not_started}", status=503)
         if not self.token:
             return response.text(NOT_CONFIGURED, status=403)
         args = {name: request.args.get(name) for name in ("signature", "timestamp", "nonce")}
@@ -439,6 +533,41 @@ class WeChatInput(InputChannel):
             logger.warning("WeChat request with a missing or wrong signature refused.")
             return response.text("invalid signature", status=403)
         return None
+
+    def _open(self, request: Request) -> Envelope:
+        """The message's fields, decrypted when WeChat encrypted them; a mode the channel is not in is refused."""
+        fields = parse_wechat_xml(request.body)
+        if not is_encrypted(request.args, fields):
+            if self.mode == SAFE:
+                raise RefusedMessage(mode_mismatch(SAFE, PLAIN))
+            return Envelope(fields)
+        if self.crypto is None:
+            raise RefusedMessage(mode_mismatch(self.mode, accounts_mode(fields)))
+        encrypt = fields.get("Encrypt")
+        if not encrypt:
+            raise MalformedMessage("encrypt_type=aes without an Encrypt element")
+        args = {name: request.args.get(name) or "" for name in ("msg_signature", "timestamp", "nonce")}
+        if not self.crypto.is_signed(args["msg_signature"], args["timestamp"], args["nonce"], encrypt):
+            raise ForgedMessage("encrypted message with a missing or wrong msg_signature")
+        try:
+            decrypted = self.crypto.decrypt(encrypt)
+        except UndecryptableMessage as error:
+            raise RefusedMessage(
+                f"encrypted message not readable: {error}. Check WECHAT_ENCODING_AES_KEY and WECHAT_APP_ID "
+                "(and WECHAT_PREVIOUS_ENCODING_AES_KEY right after changing the key)."
+            ) from None
+        if decrypted.with_previous_key:
+            logger.info(
+                "WeChat message opened with WECHAT_PREVIOUS_ENCODING_AES_KEY: the key change is still settling."
+            )
+        return Envelope(parse_wechat_xml(decrypted.xml), reply_key=decrypted.key)
+
+    def _passive_reply(self, envelope: Envelope, content: str) -> HTTPResponse:
+        """The text back to the sender; sealed with the request's key when WeChat encrypted the request."""
+        xml = passive_text_reply(envelope.fields, content)
+        if envelope.reply_key is not None and self.crypto is not None:
+            xml = self.crypto.encrypt_reply(xml, envelope.reply_key)
+        return response.text(xml, content_type="application/xml; charset=utf-8")
 
     def _is_too_large(self, request: Request) -> bool:
         declared = request.headers.get("content-length", "0")
@@ -465,7 +594,7 @@ class WeChatInput(InputChannel):
 
     async def _ask_bot(self, incoming: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
         """Run the bot on the message; its messages rendered as one WeChat text."""
-        text = chosen_payload(incoming.text or "", self._choices.get(incoming.openid)) or incoming.text
+        text = chosen_payload(incoming.text or "", await self._choices.get(incoming.openid)) or incoming.text
         collector = CollectingOutputChannel()
         try:
             await on_new_message(
@@ -483,9 +612,9 @@ class WeChatInput(InputChannel):
             return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]
         content, choices = render_bot_messages(collector.messages)
         if choices:
-            self._choices.put(incoming.openid, choices)
+            await self._choices.put(incoming.openid, choices)
         else:
-            self._choices.forget(incoming.openid)
+            await self._choices.forget(incoming.openid)
         return content
 
     def _send_by_api_when_ready(self, answer: asyncio.Task[str], openid: str) -> None:
@@ -500,6 +629,22 @@ class WeChatInput(InputChannel):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _log_mode(self, has_key: bool, has_previous_key: bool) -> None:
+        if self.mode == PLAIN:
+            logger.info(
+                "WeChat channel in %s: encrypted messages are refused (WECHAT_MODE=compatible or safe reads them).",
+                MODE_NAMES[PLAIN],
+            )
+            if has_key:
+                logger.warning("WECHAT_ENCODING_AES_KEY is set but WECHAT_MODE is plain: the key is not used.")
+            return
+        logger.info(
+            "WeChat channel in %s: messages opened and replies sealed with WECHAT_ENCODING_AES_KEY%s%s.",
+            MODE_NAMES[self.mode],
+            " or WECHAT_PREVIOUS_ENCODING_AES_KEY" if has_previous_key else "",
+            "; plaintext messages refused" if self.mode == SAFE else "; plaintext messages answered in plaintext",
+        )
+
     def _warn_about_configuration(self) -> None:
         if not self.token:
             logger.warning("WeChat channel has no token: it refuses every request.")
@@ -513,10 +658,6 @@ class WeChatInput(InputChannel):
                 self.reply_timeout,
                 WECHAT_PATIENCE_SECONDS,
             )
-
-
-def _xml_reply(fields: dict[str, str], content: str) -> HTTPResponse:
-    return response.text(passive_text_reply(fields, content), content_type="application/xml; charset=utf-8")
 
 
 def _text(value: Any) -> str:

@@ -97,7 +97,8 @@ def rasa_program_name(port: int) -> str:
 
 
 def actions_program(layout: Layout) -> Program:
-    command = [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(layout.actions_port)]
+    # `rasa run actions` plus /metrics and /health/ready (bot/action_server.py), same flags.
+    command = [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(layout.actions_port)]
     # The action server only ever talks to the Rasa server: loopback only.
     return Program(ACTIONS, command, f"http://127.0.0.1:{layout.actions_port}/health", env={"SANIC_HOST": "127.0.0.1"})
 

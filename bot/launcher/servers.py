@@ -96,6 +96,14 @@ class BotServers:
         return self.layout.gateway_port
 
     @property
+    def tracker_db(self) -> Optional[Path]:
+        return self.layout.tracker_db
+
+    @property
+    def log_dir(self) -> Optional[Path]:
+        return self._log_dir
+
+    @property
     def auth_token(self) -> Optional[str]:
         return self.layout.auth_token
 

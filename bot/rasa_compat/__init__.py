@@ -41,6 +41,7 @@ PATCH_MODULES = (
     "graph_runner",
     "sparse_features",
     "action_timeout",
+    "turn_metrics",
 )
 
 _LOCK = threading.Lock()

@@ -9,7 +9,9 @@ every custom action call is bounded by ``ACTION_TIMEOUT_SECONDS`` (default 4)
 and a failure is answered with the way to a person (hotline, app path) from
 bot/knowledge/replies.yml; a form in progress is ended so it does not ask a
 question it cannot check. Nothing is cached: the next message tries the
-action server again, so the bot recovers by itself when it is back.
+action server again, so the bot recovers by itself when it is back. Each
+failure is counted (``triage_action_timeouts_total`` or
+``triage_action_errors_total``, by action; bot/metrics.py).
 
 Measured: Rasa would wait up to 5 minutes, then say nothing; with a hanging
 action server and a 1.5 s timeout the user has the way to a person in under
@@ -30,6 +32,7 @@ from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import ActiveLoop, BotUttered, Event, SlotSet
 from rasa.shared.exceptions import RasaException
 
+from bot import metrics
 from bot.knowledge.texts import reply_text
 from bot.rasa_compat.patch import Patch
 from bot.settings import env_number
@@ -55,6 +58,8 @@ async def run_or_point_to_a_person(
     except ActionExecutionRejection:
         raise
     except (RasaException, aiohttp.ClientError, asyncio.TimeoutError) as error:
+        failures = metrics.ACTION_TIMEOUTS if isinstance(error, asyncio.TimeoutError) else metrics.ACTION_ERRORS
+        failures.labels(self.name()).inc()
         logger.error(
             "custom action %s failed (%s); told the user how to reach a person",
             self.name(),

@@ -1,1 +1,5 @@
-"""Protecting users and the service: secrets users type, limits on what one sender sends."""
+"""Protecting users: secrets users type.
+
+The per-sender rate limit is applied by bot/channels/guard.py and counted in
+bot/stores/shared_state.py (across instances in the production profile).
+"""

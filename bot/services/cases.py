@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from bot import clock
+from bot import clock, metrics
 from bot.services import complaints, conversation, fraud, logistics, refunds, tickets
 from bot.services.order_lookup import order_by_id
 from bot.services.rating import is_low
@@ -97,6 +97,8 @@ def open_complaint(sender_id: str, description: str, order_id: Optional[str], ev
         priority=priority,
         details={"messages": [message.get("text") for message in messages]},
     )
+    if priority:  # the report counts a priority complaint as an escalation: so do the metrics
+        metrics.ESCALATIONS.labels(metrics.PRIORITY_COMPLAINT).inc()
     message = reply("complaint_priority" if priority else "complaint_normal", ticket_number=ticket.number)
     return Answer((message,), ticket.number)
 

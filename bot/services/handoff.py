@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-from bot import clock
+from bot import clock, metrics
 from bot.entities import number_entities
 from bot.services import complaints, conversation, desk, fraud, tickets
 from bot.services.clarification import topic_label
@@ -48,6 +48,7 @@ def open_handoff(
         priority=reason is not None,
         details={"intent": topic, "messages": texts, "channel": channel, "priority_reason": reason},
     )
+    metrics.HANDOFFS.labels("open" if in_hours else "closed").inc()
     message = reply(_opening_reply(in_hours), ticket_number=ticket.number, reopen_day=clock.reopen_day())
     return message, ticket.number
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from bot import clock
+from bot import clock, metrics
 from bot.services import backends
 from bot.services.replies import reply
 from bot.services.tickets_view import listed_tickets, ticket_list, ticket_values
@@ -43,7 +43,9 @@ def has_open_priority_complaint(sender_id: str) -> bool:
 
 def open_ticket(kind: str, sender_id: str, summary: str, **extra: Any) -> Ticket:
     """A new ticket (``extra``: order_id, priority, phone, details)."""
-    return backends.tickets().create(kind, sender_id, summary, **extra)
+    ticket = backends.tickets().create(kind, sender_id, summary, **extra)
+    metrics.TICKETS_OPENED.labels(kind).inc()
+    return ticket
 
 
 def get(number: str) -> Optional[Ticket]:

@@ -34,6 +34,7 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.metrics import TRACKER_STORE_ERRORS, counts_errors
 from bot.rasa_compat.tracker_copy import clone_tracker
 
 DEFAULT_CACHE_SIZE = 2000
@@ -77,6 +78,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             events.c.sender_id == sa.bindparam("sender_id")
         )
 
+    # Rasa's FailSafeTrackerStore hides a database error behind an in-memory
+    # store and a log line: the counter lets monitoring see it.
+    @counts_errors(TRACKER_STORE_ERRORS, "retrieve")
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         newest = self._newest_event_id(sender_id)
         cached = self._cache.get(sender_id)
@@ -110,6 +114,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             tracker.update(event)
         return tracker
 
+    @counts_errors(TRACKER_STORE_ERRORS, "save")
     async def save(self, tracker: DialogueStateTracker) -> None:
         # What is stored already: the cache holds it (checked when the tracker
         # was retrieved; the lock store keeps other processes out until this

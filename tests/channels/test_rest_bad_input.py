@@ -111,7 +111,7 @@ def test_secrets_are_warned_about_and_never_stored(bot_servers, ticket_store):
     assert CARD not in stored_rows and "482913" not in stored_rows
     [ticket] = ticket_store.for_sender(sender)
     assert CARD not in ticket.summary and "6222 **** **** 7894" in ticket.summary
-    for log in Path(bot_servers._log_dir).glob("*.log"):
+    for log in Path(bot_servers.log_dir).glob("*.log"):
         assert CARD not in log.read_text(errors="replace")
 
 
@@ -124,6 +124,6 @@ def test_one_sender_flooding_is_slowed_down_and_others_are_not(bot_servers):
 
 def tracker_db_text(servers, sender: str) -> str:
     """This sender's events as the SQLite tracker store holds them."""
-    with sqlite3.connect(servers._tracker_db) as db:
+    with sqlite3.connect(servers.tracker_db) as db:
         rows = db.execute("SELECT data FROM events WHERE sender_id = ?", (sender,))
         return "\n".join(row[0] or "" for row in rows)

@@ -1,14 +1,23 @@
-"""The socket.io channel with session persistence, through a real python-socketio client."""
+"""The socket.io channel with session persistence, through a real python-socketio client.
+
+``Page`` acts as our widget (it shows the other tabs' ``user_uttered``);
+``Page(..., shows_user_echo=False)`` as a stock widget such as rasa-webchat,
+which shows only ``bot_uttered``.
+"""
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.request
 import uuid
 from typing import Any, Dict, List
 
 import pytest
 import socketio
 
+from bot.channels.markdown import as_markdown
 from bot.channels.socketio import conversation_history
+from bot.knowledge import load
 
 ANSWER_WAIT = 20
 
@@ -16,8 +25,9 @@ ANSWER_WAIT = 20
 class Page:
     """One browser tab's socket: what it sends and everything it receives."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, shows_user_echo: bool = True) -> None:
         self.url = url
+        self.shows_user_echo = shows_user_echo
         self.client = socketio.AsyncClient(reconnection=False)
         self.bot: asyncio.Queue = asyncio.Queue()
         self.history: asyncio.Queue = asyncio.Queue()
@@ -31,7 +41,8 @@ class Page:
     async def open(self, session_id: str) -> List[Dict[str, Any]]:
         # python-socketio 5.18's websocket client needs a newer aiohttp than Rasa pins.
         await self.client.connect(self.url, transports=["polling"], socketio_path="/socket.io")
-        await self.client.emit("session_request", {"session_id": session_id})
+        request = {"session_id": session_id, **({"shows_user_echo": True} if self.shows_user_echo else {})}
+        await self.client.emit("session_request", request)
         assert await asyncio.wait_for(self.session_id, ANSWER_WAIT) == session_id
         return await asyncio.wait_for(self.history.get(), ANSWER_WAIT)
 
@@ -40,6 +51,13 @@ class Page:
 
     async def answer(self) -> Dict[str, Any]:
         return await asyncio.wait_for(self.bot.get(), ANSWER_WAIT)
+
+    async def answers_until(self, text: str = "", key: str = "text") -> List[Dict[str, Any]]:
+        """The bot messages that arrive until one has ``key`` and contains ``text``."""
+        received = [await self.answer()]
+        while not (key in received[-1] and text in received[-1].get("text", "")):
+            received.append(await self.answer())
+        return received
 
     async def close(self) -> None:
         # A polite polling disconnect waits for the open long-poll (~30 s).
@@ -123,3 +141,62 @@ async def test_bad_socket_messages_get_a_clear_answer_or_are_ignored(bot_servers
     texts = [(await page.answer())["text"] for _ in range(2)]
     assert any("400-8822-528" in text for text in texts)
     await page.close()
+
+
+def rest_answer(url: str, sender: str, message: str) -> List[Dict[str, Any]]:
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", method="POST",
+                                     data=json.dumps({"sender": sender, "message": message}).encode("utf-8"))
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.mark.asyncio
+async def test_the_bots_lines_arrive_as_markdown_hard_breaks_and_rest_keeps_plain_text(bot_servers):
+    rest = await asyncio.to_thread(rest_answer, bot_servers.url, uuid.uuid4().hex, "客服电话多少")
+    plain = next(message["text"] for message in rest if "400-8822-528" in message["text"])
+    assert "\n" in plain and "  \n" not in plain
+
+    session = uuid.uuid4().hex
+    page = Page(bot_servers.url)
+    await page.open(session)
+    await page.say("客服电话多少", session)
+    [*_, answer] = await page.answers_until("400-8822-528")
+    assert answer["text"] == as_markdown(plain)
+    assert answer["text"].count("  \n") == plain.count("\n")
+    await page.close()
+
+
+@pytest.mark.asyncio
+async def test_a_stock_widgets_tab_gets_the_other_tabs_message_quoted_as_a_bot_message(bot_servers):
+    session = uuid.uuid4().hex
+    ours, stock, typing = Page(bot_servers.url), Page(bot_servers.url, shows_user_echo=False), Page(bot_servers.url)
+    for page in (ours, stock, typing):
+        await page.open(session)
+    await typing.say("人工客服几点下班", session)
+
+    [quote, *_] = await stock.answers_until("23:00")
+    template = load("channel_texts")["socketio"]["other_tab_message"]
+    assert quote == {"text": as_markdown(template.format(message="人工客服几点下班")), "metadata": {"user_echo": True}}
+    assert (await asyncio.wait_for(ours.echoes.get(), ANSWER_WAIT))["text"] == "人工客服几点下班"
+    assert "23:00" in (await ours.answer())["text"]  # our widget gets no quote: its first bot message is the answer
+    for page in (ours, stock, typing):
+        await page.close()
+
+
+@pytest.mark.asyncio
+async def test_a_stock_widgets_button_click_is_shown_by_its_title_and_its_start_payload_not_at_all(bot_servers):
+    session = uuid.uuid4().hex
+    clicking, watching = Page(bot_servers.url, shows_user_echo=False), Page(bot_servers.url)
+    await clicking.open(session)
+    await watching.open(session)
+    # rasa-webchat's first message: its init payload, which no one typed.
+    await clicking.say("/greet", session)
+    [*_, greeting] = await watching.answers_until(key="quick_replies")
+    logistics = next(button for button in greeting["quick_replies"] if button["title"] == "查物流")
+    # rasa-webchat sends a click as the bare payload, with no title.
+    await clicking.say(logistics["payload"], session)
+    echo = await asyncio.wait_for(watching.echoes.get(), ANSWER_WAIT)
+    assert echo == {"text": logistics["payload"], "title": "查物流"}
+    assert watching.echoes.empty()  # the init payload was not echoed
+    await clicking.close()
+    await watching.close()

@@ -1,4 +1,4 @@
-"""The WeChat channel's pieces: signature, XML, choices, memory, texts."""
+"""The WeChat channel's pieces: signature, XML, choices, texts (its memory: tests/bot/stores/test_shared_state.py)."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ import pytest
 
 from bot import knowledge
 from bot.channels.wechat import (
-    ASK_BOT, IGNORE, UNREADABLE, ExpiringMemory, MalformedMessage, chosen_payload,
+    ASK_BOT, IGNORE, UNREADABLE, MalformedMessage, chosen_payload,
     is_signed_by_wechat, parse_wechat_xml, passive_text_reply, read_incoming, render_bot_messages,
     wechat_signature,
 )
@@ -92,18 +92,6 @@ def test_events_and_message_types_map_to_what_the_channel_does():
     assert read_incoming({**base, "MsgType": "voice", "MsgId": "9", "Recognition": ""}).kind == UNREADABLE
     voice = read_incoming({**base, "MsgType": "voice", "MsgId": "9", "Recognition": "查物流"})
     assert (voice.kind, voice.text) == (ASK_BOT, "查物流")
-
-
-def test_memory_forgets_after_its_ttl_and_stays_bounded():
-    now = [0.0]
-    memory = ExpiringMemory(ttl=300, max_entries=3, clock=lambda: now[0])
-    assert memory.remember_first_time("msg-1")
-    assert not memory.remember_first_time("msg-1")
-    now[0] = 301
-    assert memory.remember_first_time("msg-1")
-    for key in ("a", "b", "c"):
-        memory.put(key, key)
-    assert memory.get("msg-1") is None and memory.get("c") == "c"
 
 
 def test_channel_texts_quote_facts_only_through_placeholders():

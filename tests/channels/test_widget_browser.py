@@ -1,13 +1,17 @@
 """The chat widget in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
 from __future__ import annotations
 
+import json
 import os
+import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from bot.channels.markdown import as_markdown
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -145,3 +149,32 @@ def test_the_page_reconnects_after_the_server_restarts(browser, trained_model):
         context.close()
         bot.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_the_bots_lines_show_exactly_as_rest_gives_them(page, bot_servers):
+    import urllib.request
+
+    ask(page, "客服电话多少")
+    bubble = bot_messages(page).filter(has_text="400-8822-528").first
+    bubble.wait_for(timeout=WAIT_MS)
+    request = urllib.request.Request(f"{bot_servers.url}/webhooks/rest/webhook", method="POST",
+                                     data=json.dumps({"sender": "widget-rest", "message": "客服电话多少"}).encode())
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        [plain] = [message["text"] for message in json.loads(answer.read()) if "400-8822-528" in message["text"]]
+    assert bubble.inner_text() == plain
+
+
+def widget_plain_text_function() -> str:
+    """widget.js's ``plainText`` (and its pattern), to run on its own in the page."""
+    source = (ROOT / "bot" / "web" / "static" / "widget.js").read_text(encoding="utf-8")
+    return re.search(r"  var MARKDOWN_ESCAPE = .*?\n  function plainText\(markdown\) \{.*?\n  \}\n", source, re.S).group(0)
+
+
+def test_the_widget_takes_off_exactly_the_markdown_the_channel_puts_on(page):
+    rng = random.Random(18)
+    alphabet = list("\\`*_[]~|#>+-.)(=&<;0123456789 \t\nab中文·") + ["&amp;", "&#32;", "  \n", "1. ", "\\-", "138****5678"]
+    texts = ["拼多多官方客服热线：\n· 消费者热线：400-8822-528\n1. 退款", "  缩进\n\t制表\n===\n---", "&lt; &#61; \\\\"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    shown = page.evaluate(f"(texts) => {{ {widget_plain_text_function()} return texts.map(plainText); }}",
+                          [as_markdown(text) for text in texts])
+    assert [text for text, seen in zip(texts, shown) if seen != text] == []

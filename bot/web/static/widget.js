@@ -56,6 +56,20 @@
     return fragment;
   }
 
+  // The server sends the bot's text as Markdown for widgets that render it
+  // (bot/channels/markdown.py): lines end in a hard break ("  \n"), markup
+  // characters are backslash-escaped, "&", "<" and indentation are character
+  // references. This widget shows text as text, so it takes all that off again.
+  var MARKDOWN_ESCAPE = /\\([\\`*_\[\]~|#>+\-.)])|&(amp|lt|#\d+);/g;
+  function plainText(markdown) {
+    return String(markdown || "").replace(/ {2}\n/g, "\n").replace(MARKDOWN_ESCAPE, function (_all, escaped, reference) {
+      if (escaped) { return escaped; }
+      if (reference === "amp") { return "&"; }
+      if (reference === "lt") { return "<"; }
+      return String.fromCharCode(Number(reference.slice(1)));
+    });
+  }
+
   function loadScript(src, onload) {
     var tag = document.createElement("script");
     tag.src = src;
@@ -171,7 +185,8 @@
     socket.on("connect", function () {
       ui.setStatus("");
       ui.setEnabled(true);
-      socket.emit("session_request", { session_id: localStorage.getItem(storageKey) });
+      // shows_user_echo: this page shows the other tabs' messages (user_uttered) as the user's own.
+      socket.emit("session_request", { session_id: localStorage.getItem(storageKey), shows_user_echo: true });
     });
     socket.on("session_confirm", function (id) {
       sessionId = typeof id === "string" ? id : (id && id.session_id);
@@ -186,7 +201,7 @@
       var buttons = (message.quick_replies || message.buttons || []).map(function (button) {
         return { title: button.title, payload: button.payload };
       });
-      ui.add("bot", message.text || "", buttons);
+      ui.add("bot", plainText(message.text), buttons);
     });
     // What this conversation's other tabs send.
     socket.on("user_uttered", function (message) { ui.add("user", message.title || message.text); });
