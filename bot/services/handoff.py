@@ -12,7 +12,7 @@ from bot.services import complaints, conversation, desk, fraud, tickets
 from bot.services.clarification import topic_label
 from bot.services.replies import reply
 from bot.settings import desk_enabled
-from bot.stores.tickets import TicketKind
+from bot.stores.tickets import TicketKind, TicketStatus
 from bot.text import normalize
 
 SUMMARY_MESSAGES = 6
@@ -22,6 +22,9 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 # Seven or more digits in a row, with the usual separators: someone typed a number.
 _NUMBER_ATTEMPT = re.compile(r"\d[\d\s-]{5,}\d")
+# Channels whose handoffs a helpdesk of their own takes (bot/channels/chatwoot.py):
+# its agents have the conversation, so the ticket is in progress, not in the desk's queue.
+HELPDESK_CHANNELS = frozenset({"chatwoot"})
 # Why a handoff goes first in the agents' queue.
 PRIORITY_COMPLAINT = "priority_complaint"
 FRAUD_MONEY_LOST = "fraud_money_lost"
@@ -49,15 +52,17 @@ def open_handoff(
         details={"intent": topic, "messages": texts, "channel": channel, "priority_reason": reason},
     )
     metrics.HANDOFFS.labels("open" if in_hours else "closed").inc()
-    message = reply(_opening_reply(in_hours), ticket_number=ticket.number, reopen_day=clock.reopen_day())
+    if channel in HELPDESK_CHANNELS:
+        tickets.set_status(ticket.number, TicketStatus.IN_PROGRESS)
+    message = reply(_opening_reply(in_hours, channel), ticket_number=ticket.number, reopen_day=clock.reopen_day())
     return message, ticket.number
 
 
-def _opening_reply(in_hours: bool) -> str:
+def _opening_reply(in_hours: bool, channel: Optional[str]) -> str:
     if not in_hours:
         return "handoff_closed"
-    # With the agent desk running, a person answers right here.
-    return "handoff_open_desk" if desk_enabled() else "handoff_open"
+    # With the agent desk running, or a helpdesk's agents, a person answers right here.
+    return "handoff_open_desk" if desk_enabled() or channel in HELPDESK_CHANNELS else "handoff_open"
 
 
 def priority_reason(sender_id: str, events: list[dict[str, Any]], topic: Optional[str]) -> Optional[str]:
@@ -111,9 +116,18 @@ def resume_bot(ticket_number: str, text: str) -> dict[str, Any]:
     otherwise the ticket stays for a person to follow up.
     """
     tickets.add_message(ticket_number, text, author="user")
+    if _in_helpdesk(ticket_number):
+        # The helpdesk's agent gave the conversation back: that handoff is done.
+        tickets.set_status(ticket_number, TicketStatus.RESOLVED)
+        return reply("resumed_after_agent")
     if desk.user_resumed(ticket_number):
         return reply("resumed_after_agent")
     return reply("resumed", ticket_number=ticket_number)
+
+
+def _in_helpdesk(ticket_number: str) -> bool:
+    ticket = tickets.get(ticket_number)
+    return bool(ticket and ticket.details.get("channel") in HELPDESK_CHANNELS)
 
 
 def handoff_summary(topic: Optional[str], order_reference: Optional[str], recent_texts: Iterable[str]) -> str:

@@ -56,6 +56,10 @@ def add_message(number: str, text: str, author: str = "user") -> bool:
     return backends.tickets().add_message(number, text, author=author)
 
 
+def set_status(number: str, status: str) -> Optional[Ticket]:
+    return backends.tickets().set_status(number, status)
+
+
 def set_phone(number: str, phone: str) -> Optional[Ticket]:
     return backends.tickets().set_phone(number, phone)
 

@@ -34,15 +34,27 @@ DESK_PORTS = {
     "web": int(os.environ.get("TEST_DESK_WEB_PORT", 5380)),
 }
 WAIT_SECONDS = 20
+# The desk bot's Chatwoot connector talks to a local stand-in (tests/channels/fake_chatwoot.py).
+CHATWOOT_PORT = int(os.environ.get("TEST_CHATWOOT_PORT", 5391))
+CHATWOOT_ENV = {"CHATWOOT_URL": f"http://127.0.0.1:{CHATWOOT_PORT}", "CHATWOOT_BOT_TOKEN": "chatwoot-bot-token",
+                "CHATWOOT_WEBHOOK_TOKEN": "chatwoot-webhook-secret"}
 
 
 def desk_env(service_db: str) -> Dict[str, str]:
-    return {"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db, **WECHAT_ENV,
+    return {"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db, **WECHAT_ENV, **CHATWOOT_ENV,
             "DESK_AGENTS": AGENTS_YAML, "DESK_SWEEP_SECONDS": "1", "DESK_POLL_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="session")
-def desk_bot(trained_model, tmp_path_factory, wechat_api):
+def chatwoot():
+    from tests.channels.fake_chatwoot import FakeChatwoot
+
+    with FakeChatwoot(port=CHATWOOT_PORT, bot_token=CHATWOOT_ENV["CHATWOOT_BOT_TOKEN"]) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def desk_bot(trained_model, tmp_path_factory, wechat_api, chatwoot):
     from bot.launcher import BotServers
 
     scratch = tmp_path_factory.mktemp("desk-bot")
