@@ -27,14 +27,20 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        channel = tracker.get_latest_input_channel()
         message, ticket_number = handoff.open_handoff(
-            tracker.sender_id, tracker.events, _order_in_conversation(tracker), tracker.get_latest_input_channel()
+            tracker.sender_id, tracker.events, _order_in_conversation(tracker), channel
         )
         dispatcher.utter_message(**message)
         events = [SlotSet(name, value) for name, value in required_reset().items()]
         if tracker.active_loop.get("name"):
             # A form the user walked away from must not ask again after the handoff.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if handoff.to_wechat_agents(channel):
+            # WeChat's own agents take the user over (the channel's transfer reply);
+            # what still reaches the bot afterwards, it answers.
+            dispatcher.utter_message(json_message=handoff.WECHAT_TRANSFER)
+            return events
         return events + [SlotSet("handoff_ticket", ticket_number)]
 
 

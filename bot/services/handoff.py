@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -25,6 +26,12 @@ _NUMBER_ATTEMPT = re.compile(r"\d[\d\s-]{5,}\d")
 # Channels whose handoffs a helpdesk of their own takes (bot/channels/chatwoot.py):
 # its agents have the conversation, so the ticket is in progress, not in the desk's queue.
 HELPDESK_CHANNELS = frozenset({"chatwoot"})
+# WeChat accounts whose own customer-service agents (微信客服) take handoffs
+# (WECHAT_TRANSFER_CUSTOMER_SERVICE=1): the handoff action sends this custom
+# message, which the WeChat channel (TRANSFER_MESSAGE there) turns into the
+# transfer_customer_service reply; the bot is not paused and the desk is not used.
+WECHAT_CHANNEL = "wechat"
+WECHAT_TRANSFER = {"wechat": "transfer_customer_service"}
 # Why a handoff goes first in the agents' queue.
 PRIORITY_COMPLAINT = "priority_complaint"
 FRAUD_MONEY_LOST = "fraud_money_lost"
@@ -52,15 +59,23 @@ def open_handoff(
         details={"intent": topic, "messages": texts, "channel": channel, "priority_reason": reason},
     )
     metrics.HANDOFFS.labels("open" if in_hours else "closed").inc()
-    if channel in HELPDESK_CHANNELS:
+    if channel in HELPDESK_CHANNELS or to_wechat_agents(channel):
         tickets.set_status(ticket.number, TicketStatus.IN_PROGRESS)
     message = reply(_opening_reply(in_hours, channel), ticket_number=ticket.number, reopen_day=clock.reopen_day())
     return message, ticket.number
 
 
+def to_wechat_agents(channel: Optional[str]) -> bool:
+    """This WeChat handoff goes to the account's own customer-service agents (in service hours)."""
+    enabled = os.environ.get("WECHAT_TRANSFER_CUSTOMER_SERVICE", "").strip().lower() in ("1", "true", "yes", "on")
+    return enabled and channel == WECHAT_CHANNEL and clock.is_service_open()
+
+
 def _opening_reply(in_hours: bool, channel: Optional[str]) -> str:
     if not in_hours:
         return "handoff_closed"
+    if to_wechat_agents(channel):
+        return "handoff_wechat_agents"
     # With the agent desk running, or a helpdesk's agents, a person answers right here.
     return "handoff_open_desk" if desk_enabled() or channel in HELPDESK_CHANNELS else "handoff_open"
 
