@@ -292,11 +292,16 @@ async def login_css(request: web.Request) -> web.StreamResponse:
 
 
 def _same_origin(request: web.Request) -> bool:
+    """The login form was posted by a page of this host (or by no browser page at all).
+
+    Host names only: a gateway in front (nginx's ``$host``) passes the Host
+    header without the port the browser used.
+    """
     origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        # Browsers send Origin with every form POST; "null" or none: not a page of ours.
-        return not origin
-    return urlsplit(origin).netloc == request.host
+    if not origin:
+        return True
+    host = request.headers.get("X-Forwarded-Host") or request.host
+    return origin != "null" and urlsplit(origin).hostname == urlsplit(f"//{host}").hostname
 
 
 def _is_https(request: web.Request) -> bool:
