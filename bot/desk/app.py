@@ -238,7 +238,7 @@ def _token_hash(token: str) -> str:
 async def login_page(request: web.Request) -> web.StreamResponse:
     if await current_login(request) is not None:
         raise web.HTTPSeeOther(f"{PREFIX}/")
-    return _login_form()
+    return _login_form(no_agents=not request.app[ACCOUNTS].configured)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -279,11 +279,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _login_form(failed: bool = False, locked: bool = False, status: int = 200) -> web.Response:
+def _login_form(failed: bool = False, locked: bool = False, no_agents: bool = False, status: int = 200) -> web.Response:
     page = (STATIC_DIR / "login.html").read_text(encoding="utf-8")
-    page = page.replace("{failed_hidden}", "" if failed else "hidden").replace(
-        "{locked_hidden}", "" if locked else "hidden"
-    )
+    for name, shown in (("failed", failed), ("locked", locked), ("no_agents", no_agents)):
+        page = page.replace(f"{{{name}_hidden}}", "" if shown else "hidden")
     return web.Response(text=page, content_type="text/html", charset="utf-8", status=status)
 
 

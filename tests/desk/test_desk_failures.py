@@ -59,3 +59,16 @@ async def test_reading_a_conversation_while_rasa_is_down_is_a_503(desk_app):
         await logged_in(client)
         answer = await client.get(f"/agent/api/conversations/{number}")
         assert (answer.status, await answer.json()) == (503, {"error": "rasa_unavailable"})
+
+
+@pytest.mark.asyncio
+async def test_without_agent_accounts_the_login_page_says_how_to_add_one(desk_app, monkeypatch):
+    monkeypatch.setenv("DESK_AGENTS", "")
+    app = web.Application()
+    add_desk(app, DeskSettings(rasa_url=UNREACHABLE_RASA, sweep_seconds=3600))
+    async with TestClient(TestServer(app)) as client:
+        page = await (await client.get("/agent/login")).text()
+        refused = await client.post("/agent/login", data={"id": "wang", "password": PASSWORDS["wang"]},
+                                    allow_redirects=False)
+    assert "还没有配置客服账号" in page and "python -m bot.desk.accounts add" in page
+    assert refused.status == 401
