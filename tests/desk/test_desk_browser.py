@@ -11,7 +11,8 @@ from tests.conftest import ROOT
 from tests.desk.conftest import PASSWORDS, new_sender, rest_say
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "agent-desk.png"
+# Written on every run (reports/ is not versioned); docs/agent-desk.png, the README's, is a copy of one.
+SCREENSHOT = ROOT / "reports" / "agent-desk.png"
 WAIT_MS = 20_000
 ORDER = "261112-405829173664021"
 USER_ATTACK = '<img src=x onerror="window.__xss=1">我的退款被拒了'
