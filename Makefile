@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help install train run cluster gateway test lint validate pytest story-test eval bench lock clean browser report cjk-font bench-scale benchmark-nlu profile
+.PHONY: help install train run cluster gateway test lint validate pytest story-test eval bench lock clean browser report cjk-font bench-scale bench-faults benchmark-nlu profile
 
 help:
 	@echo "make run    set up, train if needed, start the bot (:5005) and actions (:5055)"
@@ -25,6 +25,7 @@ help:
 	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
 	@echo "make bench-scale  1 and 2 instances on the production stores against stock Rasa (~30 min)"
 	@echo "make profile  where the Rasa server's CPU goes under load (py-spy)"
+	@echo "make bench-faults  kill the action server, an instance, cut PostgreSQL: what users notice (~3 min)"
 	@echo "make train | eval | bench | install | lock | clean"
 
 WEB_DEPS := bot/web/node_modules/.package-lock.json
@@ -133,6 +134,12 @@ bench: train
 # start-up (about 17 minutes, plus 4 to train the stock model; bench/results/scale.json).
 bench-scale: train
 	$(BIN)/python bench/scale.py --sticky --wait-for-quiet 900
+
+# What users notice while parts of `make cluster` fail: the action server, then
+# one instance are killed, then PostgreSQL is cut for 10 s, with ten
+# conversations running (about 3 minutes; bench/results/faults.json).
+bench-faults: train gateway
+	$(BIN)/python bench/faults.py
 
 # Where one Rasa server's CPU goes under load: py-spy samples it while 10
 # conversations run without pauses (production profile; raw samples in bench/results/).

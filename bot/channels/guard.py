@@ -12,7 +12,10 @@ input channels around Rasa's ``on_new_message``:
   an unbounded message would cost the NLU minutes and gigabytes;
 - secrets (card numbers, codes, passwords, ID numbers, CVV) are masked before
   the text reaches the NLU, the tracker store, tickets, logs or the event
-  broker, and the user is warned not to share them.
+  broker, and the user is warned not to share them;
+- when a store of the conversations is unreachable, the message ends in
+  :class:`~bot.channels.outage.ConversationNotRecorded`, which each channel
+  turns into the outage message (bot/channels/outage.py).
 
 It also counts each message, each rate-limited one, and the time until the
 bot's answer is done (bot/metrics.py), by channel.
@@ -30,6 +33,7 @@ from typing import Any, Optional
 from rasa.core.channels.channel import UserMessage
 
 from bot import metrics
+from bot.channels.outage import is_storage_outage, not_recorded
 from bot.knowledge.texts import reply_text
 from bot.security.secrets import mask_secrets
 from bot.settings import env_number
@@ -89,6 +93,10 @@ class MessageGuard:
         message.text = masked.text
         try:
             return await on_new_message(message)
+        except Exception as error:
+            if is_storage_outage(error):
+                raise not_recorded(message.sender_id, error) from error
+            raise
         finally:
             metrics.REPLY_LATENCY.labels(channel).observe(time.perf_counter() - received)
 

@@ -5,6 +5,8 @@ sender with a 500 or files the message under the shared "default" sender.
 This one answers such requests with a 400 that says what is wrong, and passes
 every message through bot/channels/guard.py. Same URL and reply format:
 ``POST /webhooks/rest/webhook`` with ``{"sender": "...", "message": "..."}``.
+When a store of the conversations is unreachable the answer is a 503 whose
+body is still a list of messages: the outage message (bot/channels/outage.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import shared_guard
+from bot.channels.outage import RETRY_AFTER_SECONDS, ConversationNotRecorded, answer_outages_with_503
 
 MAX_SENDER_CHARS = 128
 
@@ -80,6 +83,7 @@ class GuardedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         guarded = shared_guard().wrap(on_new_message)
         webhook = Blueprint("guarded_rest_webhook", __name__)
+        answer_outages_with_503(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -92,11 +96,15 @@ class GuardedRestInput(RestInput):
             except BadRequest as problem:
                 return response.json({"error": str(problem)}, status=400)
             collector = CollectingOutputChannel()
-            await guarded(
-                UserMessage(
-                    message.text, collector, message.sender, input_channel=self.name(), metadata=message.metadata
+            try:
+                await guarded(
+                    UserMessage(
+                        message.text, collector, message.sender, input_channel=self.name(), metadata=message.metadata
+                    )
                 )
-            )
+            except ConversationNotRecorded as outage:
+                # Only the outage message: answers the bot gave were not kept either.
+                return response.json(outage.messages(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             return response.json(collector.messages)
 
         return webhook

@@ -6,7 +6,10 @@ the session's room and the bot's answers, sent to the room, never arrive.
 This channel awaits it. It also lets a page that reconnects with a known
 ``session_id`` (a reload, a second tab) show the conversation so far
 (``session_history``), and shows each user message to the session's other
-tabs. Configured in credentials.yml as ``bot.channels.socketio.PersistentSocketIOInput``.
+tabs. When a store of the conversations is unreachable the page gets the
+outage message as a bot message (bot/channels/outage.py), also after answers
+it already showed. Configured in credentials.yml as
+``bot.channels.socketio.PersistentSocketIOInput``.
 
 With the shared state in Redis (``SHARED_STATE=redis``, the production
 profile) the server's client manager is :class:`SharedRoomsManager`, on
@@ -49,6 +52,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot import knowledge
 from bot.channels.guard import shared_guard
 from bot.channels.markdown import as_markdown
+from bot.channels.outage import ConversationNotRecorded, answer_outages_with_503, is_storage_outage, not_recorded
 from bot.knowledge.texts import fill, response_placeholders
 from bot.stores.shared_state import REDIS_FAILURES, SOCKET_TIMEOUT, Outage, RedisSettings, shared_redis
 
@@ -106,6 +110,7 @@ class PersistentSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=client_manager())
         webhook = _AppAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        answer_outages_with_503(webhook)
         self.sio = sio
 
         @webhook.route("/", methods=["GET"])
@@ -124,7 +129,15 @@ class PersistentSocketIOInput(SocketIOInput):
                 await sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
             if self.session_persistence:
-                history = await self._history(webhook, session_id)
+                try:
+                    history = await self._history(webhook, session_id)
+                except Exception as error:
+                    if not is_storage_outage(error):
+                        raise
+                    outage = not_recorded(session_id, error)
+                    await sio.emit(HISTORY_EVENT, [], room=sid, namespace=self.namespace)
+                    await sio.emit(self.bot_message_evt, {"text": outage.reply}, room=sid, namespace=self.namespace)
+                    return
                 await sio.emit(HISTORY_EVENT, history, room=sid, namespace=self.namespace)
 
         async def show_in_other_tabs_then_handle(message: UserMessage) -> None:
@@ -147,15 +160,18 @@ class PersistentSocketIOInput(SocketIOInput):
             if isinstance(data.get("title"), str):
                 metadata[SHOWN_AS] = data["title"][:MAX_TITLE_CHARS]
             output = MarkdownSocketIOOutput(sio, self.bot_message_evt)
-            await guarded(
-                UserMessage(
-                    text if isinstance(text, str) else "",
-                    output,
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=metadata,
+            try:
+                await guarded(
+                    UserMessage(
+                        text if isinstance(text, str) else "",
+                        output,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
                 )
-            )
+            except ConversationNotRecorded as outage:
+                await output.send_text_message(sender_id, outage.reply)
 
         return webhook
 

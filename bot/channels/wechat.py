@@ -8,7 +8,9 @@ WeChat neither retries nor shows an error) and sends the answer through the
 customer-service message API (:mod:`bot.channels.wechat_api`) once it is ready.
 
 WeChat has no buttons in plain messages: the bot's buttons become numbered
-lines, and a reply with just that number sends the button's payload.
+lines, and a reply with just that number sends the button's payload. When a
+store of the conversations is unreachable the passive reply is the outage
+message with the hotline (bot/channels/outage.py).
 
 The MsgIds seen and the pending choices are kept in the shared state
 (:mod:`bot.stores.shared_state`): in the production profile every instance
@@ -57,6 +59,7 @@ from sanic.response import HTTPResponse
 
 from bot import knowledge
 from bot.channels.guard import shared_guard
+from bot.channels.outage import ConversationNotRecorded, answer_outages_with_503
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatAPI
 from bot.channels.wechat_crypto import (
     COMPATIBLE,
@@ -500,6 +503,7 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         on_new_message = shared_guard().wrap(on_new_message)
         wechat_webhook = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+        answer_outages_with_503(wechat_webhook)
 
         @wechat_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -635,6 +639,8 @@ class WeChatInput(InputChannel):
                     metadata=incoming.metadata,
                 )
             )
+        except ConversationNotRecorded as outage:
+            return outage.reply
         except Exception:
             logger.exception("The bot failed on a WeChat message from %s.", incoming.openid)
             return channel_texts()["welcome" if incoming.is_subscription else "bot_unavailable"]

@@ -42,6 +42,7 @@ PATCH_MODULES = (
     "sparse_features",
     "action_timeout",
     "turn_metrics",
+    "tracker_store_errors",
 )
 
 _LOCK = threading.Lock()

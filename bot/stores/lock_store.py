@@ -13,6 +13,11 @@ The script applies Rasa's TicketLock rules (expired tickets dropped, next
 number = last + 1) and keeps the value in the format TicketLock.dumps writes,
 so Rasa's get_lock reads it and locks written by plain Rasa are read too.
 
+At start the store waits until Redis answers (bot/stores/waiting.py), so an
+instance does not open its port without its locks; a Redis lost later fails
+the message, which the channels answer with the outage message
+(bot/channels/outage.py), and each message tries Redis again.
+
 Configured in endpoints.production.yml as
 ``type: bot.stores.lock_store.AtomicRedisLockStore`` with Rasa's Redis
 options (url, port, db, password, key_prefix).
@@ -24,8 +29,11 @@ import json
 import time
 from typing import Any, Optional
 
+import redis.exceptions
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.stores.waiting import wait_until_reachable
 
 # KEYS[1]: the lock. ARGV: operation (issue, update, finish, cleanup), now,
 # ticket number to return or "", new ticket's expiry as JSON or "",
@@ -73,6 +81,9 @@ class AtomicRedisLockStore(RedisLockStore):
         if endpoint_config is not None:
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
+        wait_until_reachable(
+            self._description(), self.red.ping, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        )
         # EVALSHA, and the script is loaded again after a Redis restart or SCRIPT FLUSH.
         self._change_lock = self.red.register_script(CHANGE_LOCK)
 
@@ -89,6 +100,11 @@ class AtomicRedisLockStore(RedisLockStore):
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Return the ticket and delete the lock if no one waits, in one step."""
         self._change(conversation_id, "cleanup", ticket=ticket_number)
+
+    def _description(self) -> str:
+        """``lock store redis host:port/db``: what an operator needs, no password."""
+        settings = self.red.connection_pool.connection_kwargs
+        return f"lock store redis {settings.get('host')}:{settings.get('port')}/{settings.get('db')}"
 
     def _change(self, conversation_id: str, operation: str, ticket: Any = "", expires: str = "") -> Any:
         # Expiry is judged by this machine's clock, not Redis TIME, as Rasa's TicketLock

@@ -11,6 +11,17 @@ session, which is read whole. Saving a kept tracker (or a new conversation)
 writes only its new events and takes their ids from the insert: one query per
 save, where Rasa's save reads the conversation back (for the event broker) and
 counts its rows.
+
+Nothing is kept only in memory: every retrieve asks the database first (the
+cache answers only what the database confirms), a tracker is kept only after
+the database stored it, and a failed save drops the kept tracker. When the
+database cannot be reached, its error is raised to the caller (Rasa's own
+fallback to an in-memory store is switched off by
+bot/rasa_compat/tracker_store_errors.py): the channels tell the user
+(bot/channels/outage.py). At start the store waits for the database
+(bot/stores/waiting.py) instead of letting Rasa start without it; pooled
+connections are checked before use, so service resumes by itself when the
+database is back.
 Configure it in endpoints.yml with
 ``type: bot.stores.tracker_store.CachingSQLTrackerStore``.
 """
@@ -28,7 +39,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, validate_port
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -36,9 +47,13 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.metrics import TRACKER_STORE_ERRORS, counts_errors
 from bot.rasa_compat.tracker_copy import clone_tracker
+from bot.stores.waiting import wait_until_reachable
 
 DEFAULT_CACHE_SIZE = 2000
 CONVERSATION_INDEX = "ix_events_sender_id_id"
+# A database that does not answer a new connection within this is treated as
+# unreachable (the user is told at once rather than after minutes).
+CONNECT_TIMEOUT_SECONDS = 5
 logger = logging.getLogger(__name__)
 
 
@@ -67,10 +82,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         _make_sqlite_folder(kwargs)
+        _wait_for_database(kwargs)
         super().__init__(domain, event_broker=event_broker, **kwargs)
         if self.engine.dialect.name == "sqlite":
             self._use_pooled_sqlite_engine()
-        self._ensure_conversation_index()
+        else:
+            self._use_pinged_engine()
+        self._ensure_schema(_describe(kwargs))
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._cache_size = int(cache_size)
         events = self.SQLEvent.__table__
@@ -116,6 +134,15 @@ class CachingSQLTrackerStore(SQLTrackerStore):
 
     @counts_errors(TRACKER_STORE_ERRORS, "save")
     async def save(self, tracker: DialogueStateTracker) -> None:
+        try:
+            await self._save(tracker)
+        except Exception:
+            # The database may hold the new events or not (a commit whose
+            # answer was lost): the next retrieve reads what it holds.
+            self._cache.pop(tracker.sender_id, None)
+            raise
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
         # What is stored already: the cache holds it (checked when the tracker
         # was retrieved; the lock store keeps other processes out until this
         # save is done), or nothing is stored (a new conversation). Then the
@@ -131,8 +158,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             return
         new_events = list(itertools.islice(tracker.events, stored, None))
         serialised = [event.as_dict() for event in new_events]
-        self._publish(tracker.sender_id, serialised)
         newest = self._insert(tracker.sender_id, new_events, serialised) or newest
+        # Published once stored: the broker never carries an event the database lost.
+        self._publish(tracker.sender_id, serialised)
         if _starts_session(new_events):
             self._cache.pop(tracker.sender_id, None)
             return
@@ -187,6 +215,37 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    def _use_pinged_engine(self) -> None:
+        """Rasa's engine, with each pooled connection checked before use and a connect timeout.
+
+        Without the check, the first queries after the database was away get
+        the pool's dead connections and fail; with it, service resumes by
+        itself. Rasa's engine for ``login_db`` also loses its pool settings
+        (``SQL_POOL_SIZE``, ``SQL_MAX_OVERFLOW``, ``POSTGRESQL_SCHEMA``): back here.
+        """
+        url = self.engine.url
+        self.engine.dispose()
+        options = create_engine_kwargs(url)
+        connect_args = {**_connect_timeout(url), **options.pop("connect_args", {})}
+        self.engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    def _ensure_schema(self, description: str) -> None:
+        """The events table and its index, waiting again if the database went away meanwhile.
+
+        Rasa's start only logs a table it could not create; a store without
+        its table would fail every message until restarted.
+        """
+
+        def create() -> None:
+            try:
+                self.Base.metadata.create_all(self.engine)
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:  # another instance at the same moment
+                logger.info(f"Tables not created here ({error.orig}); another instance has them.")
+            self._ensure_conversation_index()
+
+        wait_until_reachable(description, create, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
     def _ensure_conversation_index(self) -> None:
         """An index on (sender_id, id), so the freshness check stays cheap.
 
@@ -204,7 +263,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 connection.execute(
                     sa.text(f"CREATE INDEX IF NOT EXISTS {CONVERSATION_INDEX} ON {table} (sender_id, id)")
                 )
-        except sa.exc.DBAPIError as error:  # another instance was creating it at the same moment
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:  # another instance at the same moment
             logger.info(f"Index {CONVERSATION_INDEX} not created here ({error.orig}); another instance has it.")
 
     def _newest_event_id(self, sender_id: str) -> Optional[int]:
@@ -219,6 +278,54 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._cache.move_to_end(sender_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _wait_for_database(settings: dict[str, Any]) -> None:
+    """Block until the server the store connects to first answers (see bot/stores/waiting.py).
+
+    Rasa would retry every 5 s logging only the driver's error, and once it
+    has a store it falls back to memory on any later error.
+    """
+    if settings.get("dialect", "sqlite") == "sqlite" and not settings.get("host"):
+        return  # a file: nothing to wait for
+    first_url = sa.engine.make_url(_db_url(settings, settings.get("login_db")))
+    probe = sa.create_engine(first_url, poolclass=sa.pool.NullPool, connect_args=_connect_timeout(first_url))
+
+    def connect() -> None:
+        with probe.connect():
+            pass
+
+    try:
+        wait_until_reachable(_describe(settings), connect, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    finally:
+        probe.dispose()
+
+
+def _db_url(settings: dict[str, Any], database: Optional[str] = None) -> Any:
+    """The URL SQLTrackerStore builds from its endpoint settings (for ``database`` if given)."""
+    return SQLTrackerStore.get_db_url(
+        settings.get("dialect", "sqlite"),
+        settings.get("host"),
+        validate_port(settings.get("port")),
+        settings.get("db") or "rasa.db",
+        settings.get("username"),
+        settings.get("password"),
+        database,
+        settings.get("query"),
+    )
+
+
+def _describe(settings: dict[str, Any]) -> str:
+    """``conversation database postgresql host:port/db``: what an operator needs, no password."""
+    url = sa.engine.make_url(_db_url(settings))
+    if not url.host:
+        return f"conversation database {url.get_backend_name()} {url.database}"
+    where = f"{url.host}:{url.port}" if url.port else url.host
+    return f"conversation database {url.get_backend_name()} {where}/{url.database}"
+
+
+def _connect_timeout(url: Any) -> dict[str, Any]:
+    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.get_backend_name() == "postgresql" else {}
 
 
 def _row(sender_id: str, event: Event, data: dict[str, Any]) -> dict[str, Any]:

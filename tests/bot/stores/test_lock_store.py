@@ -200,3 +200,26 @@ def test_each_change_is_one_round_trip(stores, monkeypatch):
         change()
         assert sent == ["EVALSHA"]
     assert store.get_lock(conversation) is None
+
+
+def test_a_redis_not_there_yet_at_start_is_waited_for_and_the_wait_logged(stores, caplog):
+    import logging
+    import threading
+
+    from tests.support.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy(target_port=6379, listen_port=6523)  # not started: Redis unreachable
+    threading.Timer(1.5, proxy.restore).start()  # tries at 0 and 1 s fail, the one at 3 s gets through
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.stores.waiting"):
+            store = AtomicRedisLockStore(host="127.0.0.1", port=6523, db=1,
+                                         key_prefix="test" + uuid.uuid4().hex[:8])
+        conversation = uuid.uuid4().hex
+        assert store.issue_ticket(conversation) == 0
+        store.cleanup(conversation, 0)
+    finally:
+        time.sleep(1.6)  # the restore has run: stop() closes what it opened
+        proxy.stop()
+    waits = [record.getMessage() for record in caplog.records if record.name == "bot.stores.waiting"
+             and record.levelno == logging.WARNING]
+    assert len(waits) == 2 and all("lock store redis 127.0.0.1:6523/1" in line for line in waits)
