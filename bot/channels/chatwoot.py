@@ -44,6 +44,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.chatwoot_api import OPEN, ChatwootAPI, message_body
 from bot.channels.guard import shared_guard
+from bot.channels.outage import ConversationNotRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +195,9 @@ class ChatwootInput(InputChannel):
             await self._ask_bot(incoming, incoming.text, incoming.shown_as, handle)
             if await self._is_handed_off(app, incoming.sender_id):
                 await self.api.set_status(incoming.account, incoming.conversation, OPEN)
+        except ConversationNotRecorded as outage:
+            # The conversation store is unreachable: the user hears so, with the hotline.
+            await self.api.send_message(incoming.account, incoming.conversation, message_body(outage.reply))
         except Exception:
             logger.exception("The bot failed on a Chatwoot message in conversation %s.", incoming.conversation)
 

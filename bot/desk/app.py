@@ -38,6 +38,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 
 from bot import clock
 from bot.desk.accounts import Accounts, Agent
@@ -122,7 +123,7 @@ def add_desk(app: web.Application, settings: DeskSettings, accounts: Optional[Ac
     3.9's prefixed sub-applications build ``request.url``, which the yarl
     release in requirements.txt refuses for a Host header with a port.
     """
-    app.middlewares.extend([security_headers, require_login])
+    app.middlewares.extend([security_headers, database_outage, require_login])
     app[SETTINGS] = settings
     app[ACCOUNTS] = accounts or Accounts()
     app[RASA] = RasaAPI(settings.rasa_url, settings.rasa_token)
@@ -183,6 +184,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         raise
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+# The service database cannot be reached (its driver says so): 503, never a 500.
+DATABASE_OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+@web.middleware
+async def database_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not is_desk_path(request.path):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except DATABASE_OUTAGES as error:
+        logger.error("Desk: the service database is unreachable (%s); answered 503.", type(error).__name__)
+        raise _json_error(web.HTTPServiceUnavailable, "database_unavailable") from error
 
 
 @web.middleware

@@ -72,3 +72,18 @@ async def test_without_agent_accounts_the_login_page_says_how_to_add_one(desk_ap
                                     allow_redirects=False)
     assert "还没有配置客服账号" in page and "python -m bot.desk.accounts add" in page
     assert refused.status == 401
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_database_is_a_503_not_a_500(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
+    monkeypatch.setenv("DESK_AGENTS", AGENTS_YAML)
+    app = web.Application()
+    add_desk(app, DeskSettings(rasa_url=UNREACHABLE_RASA, sweep_seconds=3600))
+    async with TestClient(TestServer(app)) as client:
+        client.session.cookie_jar.update_cookies({"desk_session": "some-session"})
+        answer = await client.get("/agent/api/queue")
+        assert (answer.status, await answer.json()) == (503, {"error": "database_unavailable"})
+        login = await client.post("/agent/login", data={"id": "wang", "password": PASSWORDS["wang"]},
+                                  allow_redirects=False)
+        assert login.status == 503
