@@ -1,8 +1,8 @@
 """Handing the conversation to a person, relaying to them, and taking it back.
 
 While ``handoff_ticket`` is set, bot.policies.HandoffPolicy sends every
-message to action_relay_to_agent. An agent gives the conversation back by
-clearing the slot through Rasa's HTTP API (see README, "Human handoff").
+message to action_relay_to_agent. The agent desk (bot/desk/) gives the
+conversation back by clearing the slot through Rasa's HTTP API.
 """
 
 from __future__ import annotations
@@ -27,14 +27,20 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        channel = tracker.get_latest_input_channel()
         message, ticket_number = handoff.open_handoff(
-            tracker.sender_id, tracker.events, _order_in_conversation(tracker)
+            tracker.sender_id, tracker.events, _order_in_conversation(tracker), channel
         )
         dispatcher.utter_message(**message)
         events = [SlotSet(name, value) for name, value in required_reset().items()]
         if tracker.active_loop.get("name"):
             # A form the user walked away from must not ask again after the handoff.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if handoff.to_wechat_agents(channel):
+            # WeChat's own agents take the user over (the channel's transfer reply);
+            # what still reaches the bot afterwards, it answers.
+            dispatcher.utter_message(json_message=handoff.WECHAT_TRANSFER)
+            return events
         return events + [SlotSet("handoff_ticket", ticket_number)]
 
 
@@ -54,8 +60,9 @@ class ActionRelayToAgent(Action):
         return "action_relay_to_agent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        text = tracker.latest_message.get("text") or ""
-        dispatcher.utter_message(**handoff.relay_to_agent(tracker.sender_id, tracker.get_slot("handoff_ticket"), text))
+        answer = handoff.relay_to_agent(tracker.sender_id, tracker.get_slot("handoff_ticket"), _as_typed(tracker))
+        if answer:  # none while an agent answers the user themselves
+            dispatcher.utter_message(**answer)
         return []
 
 
@@ -65,5 +72,13 @@ class ActionResumeBot(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         number = tracker.get_slot("handoff_ticket")
-        dispatcher.utter_message(**handoff.resume_bot(number, tracker.latest_message.get("text") or ""))
+        dispatcher.utter_message(**handoff.resume_bot(number, _as_typed(tracker)))
         return [SlotSet("handoff_ticket", None)]
+
+
+def _as_typed(tracker: Tracker) -> str:
+    """The user's latest message as stored (masked, punctuation as typed), not the NLU's normalised copy."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("text") or ""
+    return tracker.latest_message.get("text") or ""

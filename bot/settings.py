@@ -21,6 +21,8 @@ MODEL = ROOT / "models" / "triage.tar.gz"
 CREDENTIALS = ROOT / "credentials.yml"
 EMBEDDED_ENDPOINTS = ROOT / "endpoints.yml"
 PRODUCTION_ENDPOINTS = ROOT / "endpoints.production.yml"
+# The agent desk's accounts (bot/desk/accounts.py), unless DESK_AGENTS_FILE names another file.
+DEFAULT_DESK_AGENTS_FILE = DATA_DIR / "desk_agents.yml"
 
 # Defaults for the servers' environment (the caller's environment wins).
 # The channels need none: the WeChat channel reads its WECHAT_ variables
@@ -56,6 +58,16 @@ PRODUCTION_ENV_DEFAULTS = {
     # the slowest message (a few action calls of at most ACTION_TIMEOUT_SECONDS).
     "TICKET_LOCK_LIFETIME": "20",
 }
+
+
+def desk_agents_file() -> Path:
+    """The agent desk's accounts file: ``DESK_AGENTS_FILE``, else ``.data/desk_agents.yml``."""
+    return Path(os.environ.get("DESK_AGENTS_FILE") or DEFAULT_DESK_AGENTS_FILE)
+
+
+def desk_enabled() -> bool:
+    """Agents are configured (``DESK_AGENTS`` or the accounts file): a person answers in the chat itself."""
+    return bool(os.environ.get("DESK_AGENTS", "").strip()) or desk_agents_file().is_file()
 
 
 def endpoints_file(profile: str) -> Path:

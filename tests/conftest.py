@@ -52,7 +52,9 @@ def bot_servers(trained_model, tmp_path_factory, wechat_api):
         web_port=int(os.environ.get("TEST_WEB_PORT", 5280)),
         tracker_db=scratch / "tracker.db",
         log_dir=scratch / "logs",
-        extra_env={"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db, **WECHAT_ENV},
+        # No agent desk here (tests/desk/ has its own bot with one).
+        extra_env={"BOT_NOW": SHANGHAI_DAYTIME, "DATABASE_URL": service_db, **WECHAT_ENV,
+                   "DESK_AGENTS": "", "DESK_AGENTS_FILE": str(scratch / "no-desk-agents.yml")},
     )
     servers.service_db_url = service_db
     servers.wechat_api = wechat_api

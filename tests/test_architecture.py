@@ -42,6 +42,7 @@ LAYERS = {
     "bot.launcher": "launcher",
     "bot.action_server": "action_server",
     "bot.web": "web",
+    "bot.desk": "desk",
     "bot": "package",  # bot/__init__.py alone
 }
 # Layer -> the other layers it may import.
@@ -66,7 +67,11 @@ MAY_IMPORT = {
     "launcher": {"settings"},
     # rasa_sdk's server with /metrics and /health/ready (the service database); it loads actions/ by name.
     "action_server": {"settings", "metrics", "health", "stores"},
-    "web": {"settings"},
+    # The page server mounts the agent desk.
+    "web": {"settings", "desk"},
+    # The desk's pages act through services, like the actions, and reach the
+    # conversations only through Rasa's HTTP API (never the Rasa server's code).
+    "desk": {"settings", "knowledge", "language", "services"},
     "package": set(),
 }
 # Single modules a layer may import beyond MAY_IMPORT, and why.
@@ -82,6 +87,7 @@ ALSO_MAY_IMPORT = {
 NEVER = {
     # The stores' factory: actions reach data only through the services that use it.
     "actions": {"bot.services.backends"},
+    "desk": {"bot.services.backends"},
 }
 # The evaluation modules depend in one direction: a module imports only lower ranks.
 EVALUATION_RANKS = {
@@ -204,6 +210,10 @@ def test_imports_stay_within_the_layers(module, path):
     ("bot.metrics", "from bot.settings import env_number"),
     ("bot.channels.operations", "from bot.stores.database import shared_engine"),
     ("actions.handoff", "from bot import metrics"),
+    ("bot.desk.app", "from bot.stores.desk import DeskStore"),
+    ("bot.desk.app", "from bot.services.backends import desk"),
+    ("bot.desk.app", "from bot.channels.socketio import PersistentSocketIOInput"),
+    ("bot.services.desk", "from bot.desk.accounts import Accounts"),
 ])
 def test_an_import_across_a_line_is_reported(module, source):
     assert violations(module, source)
@@ -222,6 +232,8 @@ def test_an_import_across_a_line_is_reported(module, source):
     ("bot.rasa_compat.turn_metrics", "from bot import metrics"),
     ("bot.services.handoff", "from bot import metrics"),
     ("bot.action_server", "from bot.stores.database import shared_engine"),
+    ("bot.desk.app", "from bot.services import desk"),
+    ("bot.web.server", "from bot.desk.app import add_desk"),
 ])
 def test_an_import_within_the_lines_is_not(module, source):
     assert violations(module, source) == []

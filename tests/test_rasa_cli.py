@@ -22,8 +22,9 @@ from rasa.core.utils import AvailableEndpoints
 channels = create_http_input_channels(None, "credentials.yml")
 endpoints = AvailableEndpoints.read_endpoints("endpoints.yml")
 wechat = next(channel for channel in channels if channel.name() == "wechat")
+chatwoot = next(channel for channel in channels if channel.name() == "chatwoot")
 print(json.dumps({"channels": sorted(channel.name() for channel in channels), "wechat_token": wechat.token,
-                  "wechat_api": wechat.api.configured, "nlg": endpoints.nlg.type,
+                  "wechat_api": wechat.api.configured, "chatwoot": chatwoot.configured, "nlg": endpoints.nlg.type,
                   "tracker_store": endpoints.tracker_store.type}))
 """
 
@@ -39,8 +40,9 @@ def load_as_rasa_run_does(extra_env=None):
 
 def test_credentials_and_endpoints_load_with_an_empty_environment_and_wechat_stays_off():
     loaded = load_as_rasa_run_does()
-    assert loaded["channels"] == ["operations", "rest", "socketio", "wechat"]
+    assert loaded["channels"] == ["chatwoot", "operations", "rest", "socketio", "wechat"]
     assert loaded["wechat_token"] == "" and loaded["wechat_api"] is False
+    assert loaded["chatwoot"] is False
     assert loaded["nlg"] == "bot.nlg.ServiceNaturalLanguageGenerator"
     assert loaded["tracker_store"] == "bot.stores.tracker_store.CachingSQLTrackerStore"
 

@@ -196,6 +196,30 @@ def passive_text_reply(fields: dict[str, str], content: str, now: Optional[float
     )
 
 
+def passive_transfer_reply(fields: dict[str, str], now: Optional[float] = None) -> str:
+    """WeChat's passive reply that hands the message to the account's own customer-service agents."""
+    return (
+        "<xml>"
+        f"<ToUserName>{_cdata(fields['FromUserName'])}</ToUserName>"
+        f"<FromUserName>{_cdata(fields['ToUserName'])}</FromUserName>"
+        f"<CreateTime>{int(time.time() if now is None else now)}</CreateTime>"
+        "<MsgType><![CDATA[transfer_customer_service]]></MsgType>"
+        "</xml>"
+    )
+
+
+class _TransferToAgents(str):
+    """The bot's answer when the handoff goes to WeChat's own agents: no text of its own."""
+
+
+# The handoff action sends this custom message when the account's own
+# customer-service agents (微信客服) take handoffs (WECHAT_TRANSFER_CUSTOMER_SERVICE,
+# bot/services/handoff.py WECHAT_TRANSFER): the passive reply then transfers the
+# user to them, and the bot's texts go through the customer-service message API.
+TRANSFER_MESSAGE = {"wechat": "transfer_customer_service"}
+TRANSFER = _TransferToAgents("")
+
+
 # --- message modes: plaintext, compatibility, safe ----------------------------------
 
 
@@ -523,6 +547,8 @@ class WeChatInput(InputChannel):
             if incoming.kind == UNREADABLE:
                 return self._passive_reply(envelope, channel_texts()["unsupported_message"])
             content = await self._answer_in_time(incoming, on_new_message)
+            if content is TRANSFER:
+                return self._sealed_reply(envelope, passive_transfer_reply(envelope.fields))
             return self._passive_reply(envelope, content) if content else response.text(SUCCESS)
 
         return wechat_webhook
@@ -568,7 +594,9 @@ class WeChatInput(InputChannel):
 
     def _passive_reply(self, envelope: Envelope, content: str) -> HTTPResponse:
         """The text back to the sender; sealed with the request's key when WeChat encrypted the request."""
-        xml = passive_text_reply(envelope.fields, content)
+        return self._sealed_reply(envelope, passive_text_reply(envelope.fields, content))
+
+    def _sealed_reply(self, envelope: Envelope, xml: str) -> HTTPResponse:
         if envelope.reply_key is not None and self.crypto is not None:
             xml = self.crypto.encrypt_reply(xml, envelope.reply_key)
         return response.text(xml, content_type="application/xml; charset=utf-8")
@@ -621,12 +649,21 @@ class WeChatInput(InputChannel):
             await self._choices.put(incoming.openid, choices)
         else:
             await self._choices.forget(incoming.openid)
+        if any(message.get("custom") == TRANSFER_MESSAGE for message in collector.messages):
+            # The passive reply is the transfer itself: the bot's words go through the API.
+            if content:
+                self._keep_until_done(
+                    asyncio.get_running_loop().create_task(self._output.send_text_message(incoming.openid, content))
+                )
+            return TRANSFER
         return content
 
     def _send_by_api_when_ready(self, answer: asyncio.Task[str], openid: str) -> None:
         async def send() -> None:
             content = await answer
-            if content:
+            if content is TRANSFER:
+                logger.warning("Handoff to WeChat's agents for %s came too late for the passive reply.", openid)
+            elif content:
                 await self._output.send_text_message(openid, content)
 
         self._keep_until_done(asyncio.get_running_loop().create_task(send()))

@@ -45,7 +45,13 @@ def nginx_config(layout: Layout, run_dir: Path) -> str:
         f"""
         # The widget page and its files, from the web server.
         location = / {{ proxy_pass http://{web}; }}
-        location ~ ^/(widget\\.js|widget\\.css|vendor/) {{ proxy_pass http://{web}; }}"""
+        location ~ ^/(widget\\.js|widget\\.css|vendor/) {{ proxy_pass http://{web}; }}
+        # The agent desk; its event stream must reach the page as it is written.
+        location /agent {{
+            proxy_pass http://{web};
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }}"""
         if web
         else ""
     )

@@ -64,6 +64,9 @@ class Layout:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             **self.extra_env,
         }
+        if self.auth_token:
+            # The agent desk (web server) reaches the conversations through Rasa's HTTP API.
+            env["RASA_AUTH_TOKEN"] = self.auth_token
         if self.profile == "production":
             env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{self.actions_port}/webhook")
             env.setdefault("DATABASE_URL", postgres_url(env))

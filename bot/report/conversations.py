@@ -30,6 +30,13 @@ the last one sent before that escalation (a frustrated first message answered
 with the human route at once: 1). A first frustrated message sent while the
 conversation was already handed to a person (relayed) reached one: 0 turns.
 A frustrated conversation without either did not reach a person.
+
+Agents (the agent desk, bot/desk/): every message the desk sends is a bot
+message with ``desk`` metadata. A conversation is agent-handled when an
+agent joined it (``joined``); its handling time runs from that message to
+the agent handing it back (``closed``) or the user going back to the bot
+(``action_resume_bot``). The agent's part can outlast a session: the end is
+counted for the conversation the agent joined.
 """
 
 from __future__ import annotations
@@ -72,6 +79,11 @@ NOT_A_TOPIC = frozenset(
         "nlu_fallback",
     }
 )
+# The agent desk's messages (their ``desk`` metadata) and the user taking the bot back.
+DESK_JOINED = "joined"
+DESK_REPLY = "reply"
+DESK_CLOSED = "closed"
+RESUME_ACTION = "action_resume_bot"
 # Topic of a conversation whose every message went to an agent.
 RELAYED_ONLY = "relayed_to_agent"
 OPEN_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
@@ -113,6 +125,20 @@ class Conversation:
     escalations: tuple[Escalation, ...] = ()
     fraud_checks: tuple[FraudCheck, ...] = ()
     tickets: tuple[TicketRecord, ...] = ()
+    agent_joined_at: Optional[datetime] = None
+    agent_ended_at: Optional[datetime] = None
+    agent_messages: int = 0
+    agents: tuple[str, ...] = ()
+
+    @property
+    def agent_handled(self) -> bool:
+        return self.agent_joined_at is not None
+
+    def handling_seconds(self) -> Optional[float]:
+        """From the agent joining to the conversation going back to the bot; None if it has not (yet)."""
+        if self.agent_joined_at is None or self.agent_ended_at is None:
+            return None
+        return max(0.0, (self.agent_ended_at - self.agent_joined_at).total_seconds())
 
     @property
     def started_at(self) -> datetime:
@@ -225,10 +251,22 @@ class _Draft:
     messages: list[UserMessage] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     fraud_checks: list[FraudCheck] = field(default_factory=list)
+    agent_joined_at: Optional[datetime] = None
+    agent_ended_at: Optional[datetime] = None
+    agent_messages: int = 0
+    agents: list[str] = field(default_factory=list)
 
     def freeze(self) -> Conversation:
         return Conversation(
-            self.sender_id, self.opened_at, tuple(self.messages), tuple(self.escalations), tuple(self.fraud_checks)
+            self.sender_id,
+            self.opened_at,
+            tuple(self.messages),
+            tuple(self.escalations),
+            tuple(self.fraud_checks),
+            agent_joined_at=self.agent_joined_at,
+            agent_ended_at=self.agent_ended_at,
+            agent_messages=self.agent_messages,
+            agents=tuple(self.agents),
         )
 
 
@@ -243,6 +281,7 @@ class _SenderState:
         self._handed_off = False
         self._last_intent: Optional[str] = None
         self._fraud_check_at: Optional[datetime] = None  # its level is in the next bot message
+        self._with_agent: Optional[_Draft] = None  # the conversation an agent holds now
 
     def take(self, event: StoredEvent) -> None:
         if event.type_name == "action" and event.name == "action_session_start":
@@ -279,14 +318,39 @@ class _SenderState:
         self._session.messages.append(UserMessage(at, event.name, self._handed_off, event.frustration))
         self._last_intent = event.name
 
-    def _on_bot(self, event: StoredEvent, _at: datetime) -> None:
+    def _on_bot(self, event: StoredEvent, at: datetime) -> None:
+        if event.desk:
+            self._on_desk_message(event, at)
+            return
         level = fraud_level_in(event.text, self._fraud_labels) if self._fraud_check_at else None
         if level:
             self._settle_fraud_check(level)
 
+    def _on_desk_message(self, event: StoredEvent, at: datetime) -> None:
+        if event.desk == DESK_JOINED and self._with_agent is None:
+            self._with_agent = self._session
+            if self._session.agent_joined_at is None:
+                self._session.agent_joined_at = at
+        held = self._with_agent
+        if held is None:
+            return
+        if event.agent and event.agent not in held.agents:
+            held.agents.append(event.agent)
+        if event.desk == DESK_REPLY:
+            held.agent_messages += 1
+        elif event.desk == DESK_CLOSED:
+            self._end_agent_session(at)
+
+    def _end_agent_session(self, at: datetime) -> None:
+        if self._with_agent is not None:
+            self._with_agent.agent_ended_at = at
+            self._with_agent = None
+
     def _on_action(self, event: StoredEvent, at: datetime) -> None:
         if event.name == "action_listen":
             return
+        if event.name == RESUME_ACTION:
+            self._end_agent_session(at)
         self._settle_fraud_check(None)
         reason = self._escalation_reason(event.name)
         if reason:

@@ -99,6 +99,8 @@ CONVERSATION_COLUMNS = [
     "contained",
     "frustrated",
     "turns_to_person",
+    "agent_handled",
+    "handling_seconds",
 ]
 
 
@@ -113,6 +115,8 @@ def conversation_cells(row: ConversationRow) -> list[Any]:
         _yes_no(row.contained),
         _yes_no(row.frustrated),
         _number(row.turns_to_person),
+        _yes_no(row.agent_handled),
+        _number(row.handling_seconds),
     ]
 
 
@@ -138,6 +142,11 @@ def summary_rows(figures: Figures) -> list[list[Any]]:
         ["frustrated_not_reached_person", figures.frustration.not_reached],
         ["median_turns_to_person", _number(figures.frustration.median_turns)],
         ["max_turns_to_person", _number(figures.frustration.max_turns)],
+        ["agent_handled_conversations", figures.agent_handling.conversations],
+        ["agent_handled_share_of_escalated", _rate(figures.agent_share_of_escalated)],
+        ["agent_messages", figures.agent_handling.messages],
+        ["median_handling_seconds", _number(figures.agent_handling.median_seconds)],
+        ["max_handling_seconds", _number(figures.agent_handling.max_seconds)],
         ["fraud_checks", sum(count for _, count in figures.fraud_levels)],
         ["ratings", figures.rated],
         ["average_rating", _rate(figures.average_rating)],

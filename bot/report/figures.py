@@ -97,6 +97,23 @@ class Frustration:
 
 
 @dataclass(frozen=True)
+class AgentHandling:
+    """Conversations an agent took over at the desk, and how long each took (conversations.py)."""
+
+    conversations: int = 0
+    messages: int = 0  # the agents' own messages
+    handling_seconds: tuple[float, ...] = ()  # one per conversation handed back, shortest first
+
+    @property
+    def median_seconds(self) -> Optional[float]:
+        return statistics.median(self.handling_seconds) if self.handling_seconds else None
+
+    @property
+    def max_seconds(self) -> Optional[float]:
+        return max(self.handling_seconds) if self.handling_seconds else None
+
+
+@dataclass(frozen=True)
 class ConversationRow:
     """One conversation of the period (the per-conversation CSV)."""
 
@@ -108,6 +125,8 @@ class ConversationRow:
     contained: bool
     frustrated: bool
     turns_to_person: Optional[int]  # None: not frustrated, or no person reached
+    agent_handled: bool = False
+    handling_seconds: Optional[float] = None  # None: no agent, or not handed back yet
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,7 @@ class Figures:
     tickets: tuple[TicketCount, ...]
     promised_containment: Optional[float]  # facts.yml smart_service_share
     conversation_rows: tuple[ConversationRow, ...] = ()  # in the period, oldest session first
+    agent_handling: AgentHandling = AgentHandling()
 
     @property
     def is_empty(self) -> bool:
@@ -155,6 +175,13 @@ class Figures:
     @property
     def fallback_rate(self) -> Optional[float]:
         return self.fallback_messages / self.classified_messages if self.classified_messages else None
+
+    @property
+    def agent_share_of_escalated(self) -> Optional[float]:
+        """Of the conversations that asked for or were sent to a person, how many an agent took over."""
+        if not self.escalated_conversations:
+            return None
+        return self.agent_handling.conversations / self.escalated_conversations
 
     @property
     def rated(self) -> int:
@@ -208,6 +235,7 @@ def compute_figures(
         tickets=tickets_by_kind_status_priority(tickets, period, ticket_kinds),
         promised_containment=promised_fraction(promised_share),
         conversation_rows=tuple(conversation_row(c) for c in in_period),
+        agent_handling=agent_handling(in_period),
     )
 
 
@@ -254,6 +282,16 @@ def frustration(in_period: Sequence[Conversation]) -> Frustration:
     return Frustration(len(frustrated), tuple(sorted(turn for turn in turns if turn is not None)))
 
 
+def agent_handling(in_period: Sequence[Conversation]) -> AgentHandling:
+    handled = [c for c in in_period if c.agent_handled]
+    seconds = (c.handling_seconds() for c in handled)
+    return AgentHandling(
+        conversations=len(handled),
+        messages=sum(c.agent_messages for c in handled),
+        handling_seconds=tuple(sorted(value for value in seconds if value is not None)),
+    )
+
+
 def conversation_row(conversation: Conversation) -> ConversationRow:
     return ConversationRow(
         sender_id=conversation.sender_id,
@@ -264,6 +302,8 @@ def conversation_row(conversation: Conversation) -> ConversationRow:
         contained=conversation.contained,
         frustrated=conversation.frustrated,
         turns_to_person=conversation.turns_to_person(),
+        agent_handled=conversation.agent_handled,
+        handling_seconds=conversation.handling_seconds(),
     )
 
 

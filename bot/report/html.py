@@ -87,6 +87,7 @@ def _report_body(figures: Figures, charts: dict[str, Optional[str]], context: Pa
                 "def-escalations",
             ),
             _section("用户不满 · Frustrated conversations", [], _frustration_table(figures), "def-frustration"),
+            _section("人工接待 · Handled by agents", [], _agent_table(figures), "def-agents"),
             _section(
                 "意图与未识别率 · Intents and NLU fallback",
                 [charts.get("intents")],
@@ -203,6 +204,18 @@ def _frustration_table(figures: Figures) -> str:
     return _table(["指标", "metric", "数值"], rows)
 
 
+def _agent_table(figures: Figures) -> str:
+    handling = figures.agent_handling
+    rows: list[list[Any]] = [
+        ["人工接待的对话", "conversations an agent took over", handling.conversations],
+        ["占转人工的对话", "share of escalated conversations", _percent(figures.agent_share_of_escalated)],
+        ["客服发出的消息", "messages the agents sent", handling.messages],
+        ["处理时长（中位数）", "median handling time", _duration(handling.median_seconds)],
+        ["处理时长（最长）", "longest handling time", _duration(handling.max_seconds)],
+    ]
+    return _table(["指标", "metric", "数值"], rows)
+
+
 def _intent_table(figures: Figures) -> str:
     rows = [[labels.intent_label(intent), intent, count] for intent, count in figures.intents]
     summary = (
@@ -306,6 +319,13 @@ def _footnotes(context: PageContext) -> str:
             "A conversation is frustrated when the NLU tagged any of its user messages with a frustration "
             "entity; turns to a person = user messages from the first frustrated one up to the first "
             "escalation after it (1 = escalated at once; 0 = already with an agent).",
+        ),
+        (
+            "def-agents",
+            "人工接待：客服在工作台（/agent/）接入的对话（机器人以客服名义发出的「已接入」消息）。"
+            "处理时长：从接入到客服结束对话、交还机器人（或用户说「回到机器人」）为止，只计已结束的对话。"
+            "Agent-handled = an agent joined the conversation at the desk; handling time = from joining to "
+            "handing back to the bot (or the user taking it back); only conversations handed back count.",
         ),
         (
             "def-fraud",

@@ -31,6 +31,8 @@ from bot.stores.tickets import ratings_table, tickets_table
 
 PAGE_SIZE = 5000
 HANDOFF_SLOT = "handoff_ticket"
+# The metadata key of the bot messages the agent desk sends (bot/services/desk.py).
+DESK_METADATA = "desk"
 # The only event types the figures look at; the others (featurization,
 # active_loop, form, ...) are left in the database.
 USED_EVENT_TYPES = ("user", "action", "bot", "slot", "session_started", "restart")
@@ -64,6 +66,9 @@ class StoredEvent:
     text: Optional[str] = None  # a bot message
     value: Any = None  # a slot's value
     frustration: tuple[str, ...] = ()  # a user message's frustration cues (entity values)
+    # A bot message the agent desk sent: what it was (joined, reply, closed, ...) and the agent's id.
+    desk: Optional[str] = None
+    agent: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,10 @@ def _event_from_row(row: Any) -> StoredEvent:
     if row.type_name == "action":
         return StoredEvent(row.sender_id, "action", row.timestamp, name=row.action_name)
     if row.type_name == "bot":
-        return StoredEvent(row.sender_id, "bot", row.timestamp, text=data.get("text"))
+        desk = (data.get("metadata") or {}).get(DESK_METADATA) or {}
+        return StoredEvent(
+            row.sender_id, "bot", row.timestamp, text=data.get("text"), desk=desk.get("kind"), agent=desk.get("agent")
+        )
     if row.type_name == "slot":
         return StoredEvent(row.sender_id, "slot", row.timestamp, name=row.action_name, value=data.get("value"))
     return StoredEvent(row.sender_id, row.type_name, row.timestamp)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from bot.stores.database import shared_engine
+from bot.stores.database import database_url, shared_engine
+from bot.stores.desk import DeskStore
 from bot.stores.orders import OrderStore, load_order_store
 from bot.stores.tickets import TicketStore
 
@@ -13,6 +14,16 @@ from bot.stores.tickets import TicketStore
 def tickets() -> TicketStore:
     """Tickets and ratings in the service database (``DATABASE_URL``, default SQLite)."""
     return TicketStore(shared_engine())
+
+
+def desk() -> DeskStore:
+    """The agent desk's assignments, notices and sessions, beside the tickets (same database)."""
+    return _desk_store(database_url())
+
+
+@functools.cache
+def _desk_store(url: str) -> DeskStore:
+    return DeskStore(shared_engine(url))
 
 
 def orders() -> OrderStore:

@@ -38,7 +38,7 @@ def assess(signals: Iterable[str], phone_numbers: Iterable[str], text: str) -> F
         signals=tuple(found),
         official_numbers=tuple(official),
         other_numbers=tuple(other),
-        money_lost=_mentions_money_lost(text),
+        money_lost=mentions_money_lost(text),
     )
 
 
@@ -85,7 +85,8 @@ def _split_numbers(numbers: Iterable[str]) -> tuple[list[str], list[str]]:
     return official, other
 
 
-def _mentions_money_lost(text: str) -> bool:
+def mentions_money_lost(text: str) -> bool:
+    """The user says the money is already gone (cases.yml money_lost_phrases)."""
     return any(phrase in (text or "") for phrase in knowledge.load("cases")["fraud"]["money_lost_phrases"])
 
 

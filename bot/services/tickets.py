@@ -13,7 +13,7 @@ from bot import clock, metrics
 from bot.services import backends
 from bot.services.replies import reply
 from bot.services.tickets_view import listed_tickets, ticket_list, ticket_values
-from bot.stores.tickets import Ticket, TicketStatus, parse_ticket_number
+from bot.stores.tickets import Ticket, TicketKind, TicketStatus, parse_ticket_number
 
 # How far back a sender's tickets are searched for the same case still open.
 _OPEN_ONCE_LOOKBACK = 20
@@ -31,6 +31,16 @@ def open_once(kind: str, sender_id: str, order_id: Optional[str], summary: str, 
     return open_ticket(kind, sender_id, summary, order_id=order_id, **extra)
 
 
+def has_open_priority_complaint(sender_id: str) -> bool:
+    """The sender has a priority complaint (safety, large amount) nobody has resolved yet."""
+    return any(
+        ticket.kind == TicketKind.COMPLAINT
+        and ticket.priority
+        and ticket.status in (TicketStatus.OPEN, TicketStatus.IN_PROGRESS)
+        for ticket in backends.tickets().for_sender(sender_id, limit=_OPEN_ONCE_LOOKBACK)
+    )
+
+
 def open_ticket(kind: str, sender_id: str, summary: str, **extra: Any) -> Ticket:
     """A new ticket (``extra``: order_id, priority, phone, details)."""
     ticket = backends.tickets().create(kind, sender_id, summary, **extra)
@@ -38,8 +48,16 @@ def open_ticket(kind: str, sender_id: str, summary: str, **extra: Any) -> Ticket
     return ticket
 
 
+def get(number: str) -> Optional[Ticket]:
+    return backends.tickets().get(number)
+
+
 def add_message(number: str, text: str, author: str = "user") -> bool:
     return backends.tickets().add_message(number, text, author=author)
+
+
+def set_status(number: str, status: str) -> Optional[Ticket]:
+    return backends.tickets().set_status(number, status)
 
 
 def set_phone(number: str, phone: str) -> Optional[Ticket]:

@@ -234,7 +234,7 @@ class TicketStore:
             "updated_at": moment,
         }
         number = self._insert_numbered(row, moment)
-        return _ticket_from_row({**row, "number": number})
+        return ticket_from_row({**row, "number": number})
 
     def get(self, number: str) -> Optional[Ticket]:
         canonical = canonical_ticket_number(number)
@@ -252,7 +252,7 @@ class TicketStore:
             .limit(limit)
         )
         with self._engine.connect() as connection:
-            return [_ticket_from_row(row) for row in connection.execute(query).mappings()]
+            return [ticket_from_row(row) for row in connection.execute(query).mappings()]
 
     def set_status(self, number: str, status: str, now: Optional[datetime] = None) -> Optional[Ticket]:
         if status not in TicketStatus.ALL:
@@ -384,10 +384,11 @@ def _touch(connection: Connection, number: str, values: dict[str, Any], moment: 
 def _select_ticket(connection: Connection, number: str) -> Optional[Ticket]:
     query = sa.select(tickets_table).where(tickets_table.c.number == number)
     row = connection.execute(query).mappings().first()
-    return _ticket_from_row(row) if row else None
+    return ticket_from_row(row) if row else None
 
 
-def _ticket_from_row(row: Mapping[str, Any]) -> Ticket:
+def ticket_from_row(row: Mapping[str, Any]) -> Ticket:
+    """A ticket from a row of its table (also a row joined with more columns)."""
     return Ticket(
         number=row["number"],
         kind=row["kind"],

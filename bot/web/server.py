@@ -1,9 +1,10 @@
-"""The web page with the chat widget (http://localhost:8080/), and the widget's files.
+"""The web page with the chat widget (http://localhost:8080/), the widget's files, and the agent desk.
 
-``make run`` starts it beside Rasa (bot/launcher/). It serves only files:
-the demo page, ``widget.js`` / ``widget.css`` and the socket.io browser
-client installed from npm (``bot/web/node_modules``), so nothing is fetched
-from a CDN at run time.
+``make run`` starts it beside Rasa (bot/launcher/). It serves the demo page,
+``widget.js`` / ``widget.css`` and the socket.io browser client installed
+from npm (``bot/web/node_modules``), so nothing is fetched from a CDN at run
+time; and, under /agent/, the agent desk (bot/desk/app.py), which reaches
+the conversations through Rasa's HTTP API on ``--rasa-port``.
 
 ``/rasa-webchat.html`` is the same bot in botfront's ``rasa-webchat`` 1.0.1,
 the community's usual Rasa widget (its prebuilt ``lib/index.js`` from npm,
@@ -21,6 +22,8 @@ import re
 from pathlib import Path
 
 from aiohttp import web
+
+from bot.desk.app import DeskSettings, add_desk
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -44,6 +47,7 @@ def create_app(rasa_port: int) -> web.Application:
         app.router.add_get(path, page)
     for path in FILES:
         app.router.add_get(path, static_file)
+    add_desk(app, DeskSettings.from_env(rasa_port))
     return app
 
 
@@ -77,7 +81,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--rasa-port", type=int, default=5005)
     args = parser.parse_args()
-    web.run_app(create_app(args.rasa_port), host=args.host, port=args.port, print=None)
+    # Open desk event streams end at shutdown; no need to wait aiohttp's minute for them.
+    web.run_app(create_app(args.rasa_port), host=args.host, port=args.port, print=None, shutdown_timeout=5)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ def service_db(tmp_path, monkeypatch):
     """A fresh ticket store and demo order store for one test, the clock at 10:30 Shanghai."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'service.db'}")
     monkeypatch.delenv("ORDER_STORE", raising=False)
+    # No agent desk: the handoff says what it says without one.
+    monkeypatch.delenv("DESK_AGENTS", raising=False)
+    monkeypatch.setenv("DESK_AGENTS_FILE", str(tmp_path / "no-desk-agents.yml"))
     backends.tickets.cache_clear()
     order_stores._order_store.cache_clear()
     with clock.frozen_at(DAYTIME):

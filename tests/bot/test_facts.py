@@ -23,6 +23,8 @@ ACTION_VALUES = {
     "phone_numbers", "masked_phone", "reopen_day", "max_chars",
     # Other replies of replies.yml, put together by the action (bot/services).
     "then", "health_advice",
+    # The agent desk's: who joined (bot/services/desk.py).
+    "agent_name",
 }
 
 

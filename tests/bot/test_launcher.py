@@ -52,6 +52,10 @@ def test_every_program_is_restarted_and_stopped_at_once_within_fifteen_seconds(t
         assert parser.get(section, "stopasgroup") == "true"
 
 
+def test_the_agent_desk_gets_the_http_apis_token_the_rasa_servers_are_started_with():
+    assert Layout(auth_token="s3cret,\"x").environment()["RASA_AUTH_TOKEN"] == "s3cret,\"x"
+
+
 def test_a_percent_sign_in_a_command_reaches_the_program_as_one(tmp_path):
     layout = Layout(auth_token="tok%en")
     text = render_config(plan(layout, tmp_path), tmp_path, log_dir=None)

@@ -220,3 +220,25 @@ async def test_without_a_token_every_request_is_refused(fake_api):
     for reply in (handshake, unsigned, message):
         assert (reply.status, reply.body) == (403, NOT_CONFIGURED)
     assert bot.received == []
+
+
+class HandsToWeChatAgents(StubBot):
+    """Stands in for Rasa when the handoff goes to WeChat's own agents: its words, then the transfer message."""
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        await message.output_channel.send_text_message(message.sender_id, "好的，这就为您转接微信人工客服")
+        await message.output_channel.send_custom_json(message.sender_id, {"wechat": "transfer_customer_service"})
+
+
+@pytest.mark.asyncio
+async def test_a_handoff_to_wechats_agents_is_the_transfer_reply_and_the_words_go_through_the_api(fake_api):
+    openid = new_openid()
+    async with serving(channel_for(fake_api), HandsToWeChatAgents()) as wechat:
+        reply = await post(wechat, text_message(openid, "转人工"))
+        [sent] = await api_messages_to(fake_api, openid)
+
+    xml = ElementTree.fromstring(reply.body)
+    assert xml.findtext("MsgType") == "transfer_customer_service"
+    assert (xml.findtext("ToUserName"), xml.findtext("Content")) == (openid, None)
+    assert sent["text"]["content"] == "好的，这就为您转接微信人工客服"

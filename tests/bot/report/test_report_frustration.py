@@ -44,8 +44,9 @@ def test_csv_files_and_page_show_the_frustrated_conversations(frustration_stores
 
     header, *rows = read_csv(tmp_path / "triage-report-data" / "conversations.csv")
     assert header == CONVERSATION_COLUMNS
-    assert header[-2:] == ["frustrated", "turns_to_person"]
-    assert [(row[0], row[1], row[-2], row[-1]) for row in rows] == [
+    frustrated, turns = header.index("frustrated"), header.index("turns_to_person")
+    assert turns == frustrated + 1
+    assert [(row[0], row[1], row[frustrated], row[turns]) for row in rows] == [
         ("mia", "2026-11-25T10:00:00+08:00", "true", "1"),
         ("noah", "2026-11-25T11:00:00+08:00", "true", "3"),
         ("olivia", "2026-11-25T12:00:00+08:00", "true", ""),
