@@ -2,10 +2,9 @@
 
 One port serves REST, Rasa's HTTP API, WeChat, socket.io and the widget page.
 Requests go round-robin to the instances; one that does not accept a
-connection (killed, restarting, still loading its model) is skipped at once
-and left out for a few seconds, so only a request already in flight on a dying
-instance can fail. socket.io is routed by client address: the widget tries a
-websocket first (one connection, one instance), and its long-polling fallback
+connection (killed, restarting, still loading its model) is skipped at once,
+and a request a dying instance took but never answered is sent to another one.
+socket.io is routed by client address: the widget tries a websocket first (one connection, one instance), and its long-polling fallback
 needs every poll of a session on the same instance.
 """
 
@@ -17,8 +16,6 @@ from pathlib import Path
 from bot.launcher.programs import GATEWAY, Layout, Program
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
-# A dead instance is skipped this long before nginx tries it again.
-FAIL_TIMEOUT_SECONDS = 5
 
 
 def nginx_binary() -> str:
@@ -38,8 +35,12 @@ def gateway_program(layout: Layout, run_dir: Path) -> Program:
 
 
 def nginx_config(layout: Layout, run_dir: Path) -> str:
-    failing = f"max_fails=1 fail_timeout={FAIL_TIMEOUT_SECONDS}s"
-    instances = "\n".join(f"        server 127.0.0.1:{port} {failing};" for port in layout.rasa_ports)
+    # max_fails=0: nginx never marks an instance down. On loopback a refused
+    # connection costs a fraction of a millisecond and the request goes to the
+    # next instance at once; marking instances down (nginx's passive check)
+    # left no instance "live" when one died while the other had failed a
+    # moment before, e.g. while it was still loading its model.
+    instances = "\n".join(f"        server 127.0.0.1:{port} max_fails=0;" for port in layout.rasa_ports)
     web = f"127.0.0.1:{layout.web_port}" if layout.web_port else None
     page = (
         f"""
@@ -100,9 +101,12 @@ http {{
         proxy_connect_timeout 2s;
         # A slow action server answers within Rasa's action timeout.
         proxy_read_timeout 90s;
-        # Only a refused or timed-out connection moves a request to the next
-        # instance: a POST already sent is never sent twice.
-        proxy_next_upstream error timeout;
+        # A request whose instance refuses the connection, or dies before
+        # answering, goes to the next one. Also a POST: an instance killed
+        # with SIGKILL still completes TCP handshakes while the kernel tears
+        # it down, then drops them unanswered. The one cost: a message the
+        # dying instance had already stored is stored again.
+        proxy_next_upstream error timeout non_idempotent;
         proxy_next_upstream_tries 0;
 
         location /socket.io/ {{

@@ -1,4 +1,4 @@
-"""The caching tracker store counts the database errors Rasa's FailSafeTrackerStore would hide."""
+"""The caching tracker store counts the database errors, also behind Rasa's FailSafeTrackerStore."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +8,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_compat
 from bot.stores.tracker_store import CachingSQLTrackerStore
 
 
@@ -34,10 +35,12 @@ async def test_a_failed_read_and_a_failed_write_are_counted_and_still_raised(tmp
 
 
 @pytest.mark.asyncio
-async def test_the_count_goes_up_also_when_rasas_fail_safe_store_hides_the_error(tmp_path):
-    # As in the running bot: the user gets an answer (from memory), monitoring sees the outage.
+async def test_the_count_goes_up_behind_rasas_fail_safe_store_which_no_longer_hides_the_error(tmp_path):
+    # As in the running bot: the channel tells the user (bot/channels/outage.py), monitoring sees the outage.
+    rasa_compat.install()
     before = errors("retrieve")
-    assert await FailSafeTrackerStore(store_whose_database_is_down(tmp_path)).retrieve("shopper") is None
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        await FailSafeTrackerStore(store_whose_database_is_down(tmp_path)).retrieve("shopper")
     assert errors("retrieve") - before == 1
 
 
