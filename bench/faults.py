@@ -145,8 +145,8 @@ def kill_fault(run: Run, name: str, port: int, base: str) -> None:
     assert pid, f"nothing listens on {port}"
     os.kill(pid, signal.SIGKILL)
     at = time.monotonic()
+    full = until_full_service(base, at)  # through the gateway, as users see it
     restarted = until_listening_again(port, pid, at)
-    full = until_full_service(base, at)
     run.faults.append({"fault": name, "at": at, "restarted_after_s": restarted, "full_service_after_s": full})
     print(f"  {name}: restarted after {restarted} s, full service after {full} s", flush=True)
 

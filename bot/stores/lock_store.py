@@ -18,6 +18,13 @@ instance does not open its port without its locks; a Redis lost later fails
 the message, which the channels answer with the outage message
 (bot/channels/outage.py), and each message tries Redis again.
 
+A message that waits for the lock also gets in line again when its own ticket
+expires while it waits. In Rasa it then waits forever: when an instance dies
+while answering, the gateway sends the message to another instance at once,
+so the dead instance's ticket and the waiting one expire within the same
+second, and Rasa's loop, which checks once a second, finds the lock empty and
+its own ticket gone and never takes the lock (seen in the fault benchmark).
+
 Configured in endpoints.production.yml as
 ``type: bot.stores.lock_store.AtomicRedisLockStore`` with Rasa's Redis
 options (url, port, db, password, key_prefix).
@@ -25,12 +32,16 @@ options (url, port, db, password, key_prefix).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Optional
 
 import redis.exceptions
-from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.stores.waiting import wait_until_reachable
@@ -86,6 +97,28 @@ class AtomicRedisLockStore(RedisLockStore):
         )
         # EVALSHA, and the script is loaded again after a Redis restart or SCRIPT FLUSH.
         self._change_lock = self.red.register_script(CHANGE_LOCK)
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's lock, in line again when the ticket expired while waiting; the last ticket is returned."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            while True:
+                lock = self.get_lock(conversation_id)
+                if lock is None:
+                    raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+                if not lock.is_locked(ticket):
+                    break
+                if lock._ticket_for_ticket_number(ticket) is None:  # expired while it waited
+                    ticket = self.issue_ticket(conversation_id, lock_lifetime)
+                    continue
+                await asyncio.sleep(wait_time_in_seconds)
+                self.update_lock(conversation_id)
+            yield lock
+        finally:
+            self.cleanup(conversation_id, ticket)
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         # json.dumps writes the float as Ticket.dumps does: shortest text that reads back exactly.

@@ -223,3 +223,16 @@ def test_a_redis_not_there_yet_at_start_is_waited_for_and_the_wait_logged(stores
     waits = [record.getMessage() for record in caplog.records if record.name == "bot.stores.waiting"
              and record.levelno == logging.WARNING]
     assert len(waits) == 2 and all("lock store redis 127.0.0.1:6523/1" in line for line in waits)
+
+
+@pytest.mark.asyncio
+async def test_a_message_whose_ticket_expires_while_it_waits_for_a_dead_instance_gets_the_lock(stores):
+    """The dead instance's ticket and the waiting one expire within the same second (a retry through the gateway)."""
+    dead, alive = stores[0], stores[1]
+    conversation = uuid.uuid4().hex
+    dead.issue_ticket(conversation, 1)  # never returned: that instance was killed
+    started = time.monotonic()
+    async with alive.lock(conversation, lock_lifetime=1, wait_time_in_seconds=0.4):
+        waited = time.monotonic() - started
+    assert waited < 3
+    assert alive.get_lock(conversation) is None  # its ticket was returned: nobody else waits
