@@ -43,6 +43,10 @@ PATCH_MODULES = (
     "action_timeout",
     "turn_metrics",
     "tracker_store_errors",
+    "pika_publish",
+    "memoization_debug",
+    "prediction_states",
+    "diet_predict",
 )
 
 _LOCK = threading.Lock()
