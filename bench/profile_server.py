@@ -44,7 +44,7 @@ from bot.settings import ROOT  # noqa: E402
 PARTS: List[Tuple[str, Tuple[str, ...]]] = [
     ("NLU (parse the message)", ("_parse_message_with_graph",)),
     ("policies (predict the next action)", ("_predict_next_with_tracker",)),
-    ("event broker (RabbitMQ)", ("brokers/pika.py", "aio_pika/", "aiormq/")),
+    ("event broker (RabbitMQ)", ("brokers/pika.py", "rasa_compat/pika_publish.py", "aio_pika/", "aiormq/")),
     ("tracker store: save", ("save (bot/stores/tracker_store.py", "save (rasa/core/tracker_store.py")),
     ("tracker store: retrieve", ("retrieve (bot/stores/tracker_store.py", "retrieve (rasa/core/tracker_store.py")),
     ("custom action calls", ("rasa/core/actions/action.py", "rasa/core/actions/forms.py")),
