@@ -23,6 +23,9 @@ Every configuration gets the same Locust scenario in the same run. Parts:
             the long conversation
   embedded  our configuration on the embedded profile (SQLite, in-process
             locks), same workload as stock: the gain with the same kind of stores
+  before    the scale part's one instance again with issue 19's Rasa patches
+            left out (RASA_COMPAT_SKIP): their effect on a running server, in
+            the same run (REST)
   cluster   1, 2 and 3 instances (--cluster-instances) on the production
             profile behind the cluster's single entry point (nginx, round robin
             per request, bot/launcher/gateway.py) at 10, 50 and 200 people
@@ -73,7 +76,9 @@ from bench.scale_servers import ACTIONS_PORT, GATEWAY_PORT, RASA_PORTS, embedded
 from bench.scale_stock import (  # noqa: E402  the stock bot and training
     CACHE, STOCK_ACTIONS_PORT, STOCK_RASA_PORT, measure_training, stock_model, stock_servers)
 
-PARTS = ["train", "startup", "scale", "long", "stock", "embedded", "cluster"]
+PARTS = ["train", "startup", "scale", "long", "stock", "embedded", "before", "cluster"]
+# The Rasa patches of issue 19 (bot/rasa_compat), left out by the "before" part.
+ISSUE_19_PATCHES = "pika_publish,memoization_debug,prediction_states,diet_predict"
 
 
 def undisturbed(measure, other_share, args: argparse.Namespace) -> Dict[str, Any]:
@@ -189,6 +194,11 @@ def run_all(args: argparse.Namespace) -> Dict[str, Any]:
         with embedded(1, logs / "embedded", **ours) as (servers, startup):
             results["startup_seconds"]["embedded"] = startup[str(servers.rasa_port)]
             workload(servers, args, args.conversations, compare_long, results, "embedded", args.channels)
+
+    if "before" in parts:
+        with production(1, logs / "production-1-before", extra_env={"RASA_COMPAT_SKIP": ISSUE_19_PATCHES},
+                        **ours) as (servers, _startup):
+            workload(servers, args, args.conversations, None, results, "production-1-before")
 
     if stock:
         results["stock_model"] = {key: value for key, value in stock.items() if key != "fingerprint"}

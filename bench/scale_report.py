@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 LABELS = {"production-1": "ours (production, 1 instance)", "embedded": "ours (embedded, SQLite)", "stock": "stock",
+          "production-1-before": "ours (production, 1 instance), issue 19's Rasa patches left out",
           **{f"cluster-{n}": f"ours (production, {n} instance{'s' if n > 1 else ''} behind the gateway)"
              for n in range(1, 10)}}
-SHORT = {"production-1": "1 instance", "embedded": "embedded", "stock": "stock",
+SHORT = {"production-1": "1 instance", "embedded": "embedded", "stock": "stock", "production-1-before": "before",
          **{f"cluster-{n}": f"gateway, {n}" for n in range(1, 10)}}
 # The issue's goals (issue 19).
 TYPING_P95_MS, LOAD_P95_MS, TIMES_STOCK = 50, 150, 10
@@ -123,7 +124,7 @@ def _header(results: Dict[str, Any], out: List[str]) -> None:
 
 
 def _one_instance(results: Dict[str, Any], out: List[str]) -> None:
-    order = ["production-1", "embedded", "stock"]
+    order = ["production-1", "production-1-before", "embedded", "stock"]
     rows = [row for row in results["scale"] if row["setup"] in order]
     if not rows:
         return
@@ -141,6 +142,27 @@ def _one_instance(results: Dict[str, Any], out: List[str]) -> None:
                "Locust's FastHttpUser; socket.io: python-socketio's client in a Locust user, timed to the "
                "acknowledgement Rasa sends after the message's last answer. CPU busy: share of all cores in "
                "use during the run.\n")
+
+
+def _before_after(results: Dict[str, Any], out: List[str]) -> None:
+    users = compare_level(results)
+    pairs = [(mode, find(results, "production-1-before", users, mode), find(results, "production-1", users, mode))
+             for mode in ("typing", "load")]
+    pairs = [(mode, before, after) for mode, before, after in pairs if before and after]
+    if not pairs:
+        return
+    out.append("#### Issue 19's Rasa patches: left out and in, same run (production, 1 instance, REST)\n")
+    out.append("| mode | p50 before / after | p95 before / after | messages/s before / after | "
+               "Rasa CPU ms per message before / after | CPU ms per message (bot + stores) before / after |")
+    out.append("|---|---|---|---|---|---|")
+    for mode, before, after in pairs:
+        out.append(f"| {users} {'people typing' if mode == 'typing' else 'conversations, no pauses'} | "
+                   f"{before['p50_ms']:.0f} / {after['p50_ms']:.0f} ms | "
+                   f"{before['p95_ms']:.0f} / {after['p95_ms']:.0f} ms | {before['messages_per_second']} / {after['messages_per_second']} | {rasa_ms(before)} / "
+                   f"{rasa_ms(after)} | {before['cpu']['cpu_ms_per_message_total']} / "
+                   f"{after['cpu']['cpu_ms_per_message_total']} |")
+    out.append("\nbefore: RASA_COMPAT_SKIP=pika_publish,memoization_debug,prediction_states,diet_predict (Rasa's own "
+               "code for those four); the rows after are the scale part's.\n")
 
 
 def _cpu_per_message(results: Dict[str, Any], out: List[str]) -> None:
@@ -339,7 +361,8 @@ def _training(results: Dict[str, Any], out: List[str]) -> None:
 def markdown(results: Dict[str, Any]) -> str:
     out: List[str] = []
     _header(results, out)
-    for section in (_one_instance, _cpu_per_message, _long, _against_stock, _cluster, _memory, _model, _training):
+    for section in (_one_instance, _before_after, _cpu_per_message, _long, _against_stock, _cluster, _memory, _model,
+                    _training):
         section(results, out)
     if results["goals"]:
         out.append("#### Goals\n")

@@ -103,12 +103,14 @@ def running(servers: BotServers, label: str) -> Iterator[Dict[str, float]]:
 
 @contextlib.contextmanager
 def production(instances: int, log_dir: Path, rasa_ports: Sequence[int] = RASA_PORTS,
-               actions_port: int = ACTIONS_PORT, gateway_port: Optional[int] = None) -> Iterator[Any]:
+               actions_port: int = ACTIONS_PORT, gateway_port: Optional[int] = None,
+               extra_env: Optional[Dict[str, str]] = None) -> Iterator[Any]:
     """Our configuration on the production profile, on stores of the run's own (behind the gateway
-    with ``gateway_port``)."""
+    with ``gateway_port``; ``extra_env`` for the servers, e.g. RASA_COMPAT_SKIP)."""
     names = production_store_names()
     servers = BotServers(profile="production", rasa_ports=list(rasa_ports[:instances]), actions_port=actions_port,
-                         gateway_port=gateway_port, log_dir=log_dir, extra_env={**SERVER_ENV, **names})
+                         gateway_port=gateway_port, log_dir=log_dir,
+                         extra_env={**SERVER_ENV, **names, **(extra_env or {})})
     try:
         with running(servers, f"production, {instances} instance(s)") as startup:
             yield servers, startup

@@ -99,6 +99,26 @@ def test_a_target_rasa_no_longer_defines_fails_loudly_before_anything_changes(re
     assert not hasattr(renamed.target(), "run_renamed_upstream")
 
 
+def test_rasa_compat_skip_leaves_the_named_patches_out_and_installs_the_others(restored, monkeypatch):
+    rasa_compat.uninstall()
+    monkeypatch.setenv("RASA_COMPAT_SKIP", "diet_predict, pika_publish")
+    rasa_compat.install()
+    left_out = {name for name, patch in zip(IDS, PATCHES) if not patch.is_installed()}
+    assert left_out == {"diet_predict", "pika_publish"}
+    assert rasa_compat.installed_names() == [patch.name for name, patch in zip(IDS, PATCHES) if name not in left_out]
+    rasa_compat.uninstall()
+    monkeypatch.delenv("RASA_COMPAT_SKIP")
+
+
+def test_rasa_compat_skip_naming_no_patch_is_refused_before_anything_changes(restored, monkeypatch):
+    rasa_compat.uninstall()
+    monkeypatch.setenv("RASA_COMPAT_SKIP", "diet_predict,dietpredict")
+    with pytest.raises(ValueError, match="RASA_COMPAT_SKIP names no patch: dietpredict"):
+        rasa_compat.install()
+    assert rasa_compat.installed() == []
+    monkeypatch.delenv("RASA_COMPAT_SKIP")
+
+
 def test_install_is_called_from_one_place_only_the_nlg_rasa_builds_from_the_endpoints():
     callers = []
     for folder in ("bot", "actions", "bench"):
