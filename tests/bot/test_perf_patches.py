@@ -99,14 +99,18 @@ def test_whole_conversations_are_understood_answered_and_stored_as_with_rasas_ow
     assert any("RulePolicy" in policy for policy in policies)
 
 
-def heldout_messages() -> list[str]:
-    data = yaml.safe_load((ROOT / "tests" / "nlu_heldout.yml").read_text(encoding="utf-8"))
-    return [line[2:].strip() for block in data["nlu"] for line in block["examples"].splitlines() if line.strip()]
+def evaluation_messages() -> list[str]:
+    """Every message of both sets `make eval` scores."""
+    texts = []
+    for name in ("nlu_heldout.yml", "nlu_realistic.yml"):
+        data = yaml.safe_load((ROOT / "tests" / name).read_text(encoding="utf-8"))
+        texts += [line[2:].strip() for block in data["nlu"] for line in block["examples"].splitlines() if line.strip()]
+    return texts
 
 
-def test_diet_gives_the_same_intents_and_confidences_on_every_held_out_message(agent):
-    texts = heldout_messages()
-    assert len(texts) > 300
+def test_diet_gives_the_same_intents_and_confidences_on_every_message_make_eval_scores(agent):
+    texts = evaluation_messages()
+    assert len(texts) > 800
 
     async def parse_all():
         return [await agent.parse_message(text) for text in texts]
