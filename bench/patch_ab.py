@@ -8,7 +8,7 @@ conversation, alternating the variants round by round so that whatever else
 the machine does falls on all of them alike:
 
   all on          every patch, as the bot runs
-  all off         issue 19's four patches replaced by Rasa's originals
+  all off         issue 19's in-process patches replaced by Rasa's originals
   <patch> off     one of them replaced by Rasa's original, the others on
 
 and reports the process CPU (ms) per message of each variant (median over
@@ -43,8 +43,8 @@ from bench.mix import MESSAGES, SERVER_ENV  # noqa: E402
 from bot.launcher import BotServers  # noqa: E402
 from bot.settings import MODEL, ROOT  # noqa: E402
 
-ISSUE_19 = ("pika_publish", "memoization_debug", "prediction_states", "diet_predict")
-IN_PROCESS = ("memoization_debug", "prediction_states", "diet_predict")
+ISSUE_19 = ("pika_publish", "memoization_debug", "prediction_states", "diet_predict", "endpoint_session")
+IN_PROCESS = ("memoization_debug", "prediction_states", "diet_predict", "endpoint_session")
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
 

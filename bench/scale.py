@@ -78,7 +78,7 @@ from bench.scale_stock import (  # noqa: E402  the stock bot and training
 
 PARTS = ["train", "startup", "scale", "long", "stock", "embedded", "before", "cluster"]
 # The Rasa patches of issue 19 (bot/rasa_compat), left out by the "before" part.
-ISSUE_19_PATCHES = "pika_publish,memoization_debug,prediction_states,diet_predict"
+ISSUE_19_PATCHES = "pika_publish,memoization_debug,prediction_states,diet_predict,endpoint_session"
 
 
 def undisturbed(measure, other_share, args: argparse.Namespace) -> Dict[str, Any]:

@@ -161,8 +161,8 @@ def _before_after(results: Dict[str, Any], out: List[str]) -> None:
                    f"{before['p95_ms']:.0f} / {after['p95_ms']:.0f} ms | {before['messages_per_second']} / {after['messages_per_second']} | {rasa_ms(before)} / "
                    f"{rasa_ms(after)} | {before['cpu']['cpu_ms_per_message_total']} / "
                    f"{after['cpu']['cpu_ms_per_message_total']} |")
-    out.append("\nbefore: RASA_COMPAT_SKIP=pika_publish,memoization_debug,prediction_states,diet_predict (Rasa's own "
-               "code for those four); the rows after are the scale part's.\n")
+    out.append("\nbefore: RASA_COMPAT_SKIP=pika_publish,memoization_debug,prediction_states,diet_predict,"
+               "endpoint_session (Rasa's own code for those five); the rows after are the scale part's.\n")
 
 
 def _cpu_per_message(results: Dict[str, Any], out: List[str]) -> None:

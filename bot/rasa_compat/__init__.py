@@ -53,6 +53,7 @@ PATCH_MODULES = (
     "memoization_debug",
     "prediction_states",
     "diet_predict",
+    "endpoint_session",
 )
 
 _LOCK = threading.Lock()

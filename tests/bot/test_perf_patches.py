@@ -28,11 +28,19 @@ from bench.mix import MESSAGES
 from bot import rasa_compat
 from bot.clock import frozen_at
 from bot.policies import RecentTurnsRulePolicy
-from bot.rasa_compat import debug_lines, diet_predict, memoization_debug, pika_publish, prediction_states
+from bot.rasa_compat import (
+    debug_lines,
+    diet_predict,
+    endpoint_session,
+    memoization_debug,
+    pika_publish,
+    prediction_states,
+)
 from bot.settings import ROOT
 
 ISSUE_19 = {"pika_publish": pika_publish, "memoization_debug": memoization_debug,
-            "prediction_states": prediction_states, "diet_predict": diet_predict}
+            "prediction_states": prediction_states, "diet_predict": diet_predict,
+            "endpoint_session": endpoint_session}
 # The case flows twice over (forms, tickets, handoff and its relay, the way back), then the
 # harder turns: a form's question answered badly twice, a rating, frustration.
 CONVERSATION = [*MESSAGES, *MESSAGES, "我要退款", "不知道", "随便", "你好", "我要投诉", "东西坏了", "没有订单", "4",
@@ -242,3 +250,75 @@ def test_debug_lines_are_written_when_structlog_is_unconfigured_or_the_module_lo
     finally:
         structlog.reset_defaults()
         logging.getLogger(module).setLevel(level)
+
+
+@contextlib.asynccontextmanager
+async def counting_server(status: int = 200):
+    """A local HTTP endpoint answering JSON; the client ports it saw (one per connection)."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    ports = []
+
+    async def answer(request):
+        ports.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"events": [], "responses": []}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/webhook", answer)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield f"http://127.0.0.1:{server.port}", ports
+
+
+def calls(count: int, status: int = 200, pause: float = 0.0):
+    from rasa.utils.endpoints import EndpointConfig
+
+    async def run():
+        async with counting_server(status) as (url, ports):
+            endpoint = EndpointConfig(url)
+            answers = []
+            for _ in range(count):
+                answers.append(await endpoint.request(json={"next_action": "action_x"}, method="post",
+                                                      subpath="webhook"))
+                await asyncio.sleep(pause)
+            return answers, ports
+
+    return asyncio.run(run())
+
+
+def test_calls_to_the_action_server_reuse_one_connection_where_rasa_opened_one_each():
+    answers, ports = calls(5)
+    assert answers == [{"events": [], "responses": []}] * 5 and len(set(ports)) == 1
+    with rasa_originals("endpoint_session"):
+        rasa_answers, rasa_ports = calls(5)
+    assert rasa_answers == answers and len(set(rasa_ports)) == 5
+
+
+def test_a_call_after_the_idle_time_opens_a_new_connection_and_is_answered(monkeypatch):
+    monkeypatch.setattr(endpoint_session, "KEEPALIVE_SECONDS", 0.1)
+    answers, ports = calls(3, pause=0.4)
+    assert answers == [{"events": [], "responses": []}] * 3 and len(set(ports)) == 3
+
+
+def test_an_error_answer_is_raised_as_rasa_raises_it():
+    from rasa.utils.endpoints import ClientResponseError
+
+    for variant in (contextlib.nullcontext(), rasa_originals("endpoint_session")):
+        with variant, pytest.raises(ClientResponseError) as raised:
+            calls(1, status=500)
+        assert raised.value.status == 500
+
+
+def test_an_endpoint_used_on_a_new_event_loop_gets_a_new_session_and_the_old_one_is_closed():
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
+
+    endpoint = EndpointConfig("http://127.0.0.1:1", headers={"X-Shop": "triage"})
+
+    async def session():
+        async with endpoint.session() as session:
+            return session
+
+    first, second = asyncio.run(session()), asyncio.run(session())
+    assert first is not second and first.closed and not second.closed
+    # Rasa's settings: the endpoint's headers, Rasa's timeout.
+    assert second.headers["X-Shop"] == "triage" and second.timeout.total == DEFAULT_REQUEST_TIMEOUT

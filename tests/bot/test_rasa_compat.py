@@ -29,7 +29,7 @@ def restored():
 
 
 def test_there_is_one_module_per_patch_and_each_names_a_different_attribute():
-    assert len(PATCHES) == len(rasa_compat.PATCH_MODULES) == 14
+    assert len(PATCHES) == len(rasa_compat.PATCH_MODULES) == 15
     assert len({patch.name for patch in PATCHES}) == len(PATCHES)
     for name, patch in zip(rasa_compat.PATCH_MODULES, PATCHES):
         module = sys.modules[f"bot.rasa_compat.{name}"]
