@@ -7,8 +7,9 @@ ways in, as the bot's users come:
 
   RestConversation      POST /webhooks/rest/webhook (Locust's FastHttpUser)
   SocketIOConversation  the socket.io channel the widget uses, with
-                        python-socketio's client inside the Locust user: a
-                        session_request, then each message emitted as
+                        python-socketio's client inside the Locust user (one
+                        socket; a session_request for each conversation, as
+                        the widget's handshake), then each message emitted as
                         user_uttered with an acknowledgement. Rasa acknowledges
                         once it has sent every answer of that message, so the
                         time to the acknowledgement is the time to the last
@@ -51,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, 
 from bench.mix import MESSAGES, message  # noqa: E402
 
 ANSWER_TIMEOUT = 60.0
+DISCONNECT_TIMEOUT = 5.0
 REST_PATH = "/webhooks/rest/webhook"
 
 _people = itertools.count()
@@ -113,8 +115,8 @@ class _Conversations:
             _stopping.append(True)
             # Quit from outside this user's greenlet (quit() stops every user, this one too).
             gevent.spawn(self.environment.runner.quit)
-        if _stopping:
-            gevent.sleep(ANSWER_TIMEOUT)  # until quit() stops this user: no message after the last counted
+        while _stopping:  # until quit() stops this user: no message after the last counted
+            gevent.sleep(1.0)
 
 
 class RestConversation(_Conversations, FastHttpUser):
@@ -142,38 +144,40 @@ class RestConversation(_Conversations, FastHttpUser):
 
 
 class SocketIOConversation(_Conversations, User):
-    """A person on the socket.io channel (the widget's), one socket per conversation."""
+    """A person on the socket.io channel (the widget's): one socket, a new session for each conversation."""
 
     def on_start(self) -> None:
         self._start_person()
-        self.socket: Optional[Any] = None
         self.answers: List[Dict[str, Any]] = []
-        self._connect()
+        self.confirmed = gevent.event.Event()
+        self.socket = self._connect()
+        self._request_session()
 
     def on_stop(self) -> None:
-        self._disconnect()
+        # python-socketio waits for its reader to end; never let that hold up Locust's stop.
+        with gevent.Timeout(DISCONNECT_TIMEOUT, False):
+            self.socket.disconnect()
 
-    def _connect(self) -> None:
+    def _connect(self) -> Any:
         import socketio
 
-        self.socket = socketio.Client(reconnection=False)
-        self.socket.on("bot_uttered", self.answers.append)
-        self.socket.connect(self.host, transports=["websocket"], wait_timeout=ANSWER_TIMEOUT)
-        # The same handshake as the widget: a session of its own, whose answers come to this socket.
-        confirmed = gevent.event.Event()
-        self.socket.on("session_confirm", lambda *_: confirmed.set())
+        # Connected once, in on_start: Locust may stop a user anywhere, and python-socketio's
+        # connect does not let go of a stop that lands inside it.
+        socket = socketio.Client(reconnection=False)
+        socket.on("bot_uttered", self.answers.append)
+        socket.on("session_confirm", lambda *_: self.confirmed.set())
+        socket.connect(self.host, transports=["websocket"], wait_timeout=ANSWER_TIMEOUT)
+        return socket
+
+    def _request_session(self) -> None:
+        """The widget's handshake: a session of its own, whose answers come to this socket."""
+        self.confirmed.clear()
         self.socket.emit("session_request", {"session_id": self.sender, "shows_user_echo": True})
-        if not confirmed.wait(ANSWER_TIMEOUT):
+        if not self.confirmed.wait(ANSWER_TIMEOUT):
             raise RuntimeError("no session_confirm from the socket.io channel")
 
-    def _disconnect(self) -> None:
-        if self.socket is not None:
-            self.socket.disconnect()
-            self.socket = None
-
     def _new_conversation(self) -> None:
-        self._disconnect()
-        self._connect()
+        self._request_session()
 
     @task
     def say(self) -> None:
@@ -184,7 +188,6 @@ class SocketIOConversation(_Conversations, User):
         started = time.perf_counter()
         error: Optional[Exception] = None
         try:
-            assert self.socket is not None
             self.socket.call("user_uttered", {"message": text, "session_id": self.sender},
                              timeout=int(ANSWER_TIMEOUT))
         except socketio.exceptions.TimeoutError:

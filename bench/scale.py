@@ -286,7 +286,7 @@ def main() -> int:
                     "cluster_users": "10,50"}
     elif args.smoke:
         defaults = {"parts": "startup,scale,embedded,before,cluster", "conversations": "2", "cluster_instances": "1,2",
-                    "cluster_users": "2", "modes": "load", "turns": 3, "messages": 1, "attempts": 1,
+                    "cluster_users": "2", "modes": "load", "turns": 3, "messages": 1, "attempts": 1, "level_timeout": 120,
                     "out": BENCH / "results" / "scale-smoke.json", "plot": BENCH / "results" / "scale-smoke.png"}
     else:
         defaults = {}
