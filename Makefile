@@ -23,7 +23,7 @@ help:
 	@echo "make cluster  two Rasa instances on PostgreSQL, Redis and RabbitMQ behind nginx (:8000)"
 	@echo "make report   the containment report from the stores (reports/triage-report.html)"
 	@echo "make benchmark-nlu  NLU against baselines (5-fold CV + held-out), robustness, threshold curve (~30 min)"
-	@echo "make bench-scale  1 and 2 instances on the production stores against stock Rasa (~30 min)"
+	@echo "make bench-scale  Locust: ours against stock Rasa, the cluster of 1-3 instances behind nginx (~45 min)"
 	@echo "make profile  where the Rasa server's CPU goes under load (py-spy)"
 	@echo "make bench-faults  kill the action server, an instance, cut PostgreSQL: what users notice (~3 min)"
 	@echo "make train | eval | bench | install | lock | clean"
@@ -129,11 +129,14 @@ cjk-font:
 bench: train
 	$(BIN)/python bench/latency.py
 
-# Scale-out: 1/10/50 conversations on one and two instances (production
-# profile), turn 1 against turn 200, the stock configuration, training and
-# start-up (about 17 minutes, plus 4 to train the stock model; bench/results/scale.json).
+# Scale: Locust (bench/locustfile.py, REST and socket.io) against one instance
+# (production and embedded profiles) and the stock configuration in the same
+# run, turn 1 against turn 200, then 1, 2 and 3 instances behind the gateway at
+# 10, 50 and 200 people; training and start-up; memory per process (about 45
+# minutes, plus 4 to train the stock model; bench/results/scale.json and .md,
+# Locust's CSV in bench/results/locust/, the plot docs/scale_cluster.png).
 bench-scale: train
-	$(BIN)/python bench/scale.py --sticky --wait-for-quiet 900
+	$(BIN)/python bench/scale.py --wait-for-quiet 900
 
 # What users notice while parts of `make cluster` fail: the action server, then
 # one instance are killed, then PostgreSQL is cut for 10 s, with ten

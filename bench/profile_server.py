@@ -2,7 +2,8 @@
 
 Starts the bot as `make bench-scale` does (production profile by default: its
 own PostgreSQL database, Redis prefix and RabbitMQ queue), sends the bench
-message mix (bench/mix.py) from 10 conversations without pauses over REST,
+message mix (bench/mix.py) from 10 conversations without pauses over REST
+(Locust, bench/locustfile.py),
 and samples the first Rasa instance with py-spy meanwhile. Prints the CPU each
 process used per message and the share of the Rasa process's samples per part
 of a message's work (NLU, policies, tracker store, ...), then the functions
@@ -11,7 +12,7 @@ bench/results/profile-<profile>.txt for a flame graph.
 
     .venv/bin/python bench/profile_server.py
     .venv/bin/python bench/profile_server.py --profile embedded --messages 2000
-    .venv/bin/python bench/profile_server.py --instances 2   # messages alternate; samples the first
+    .venv/bin/python bench/profile_server.py --instances 2   # behind the gateway; samples the first
 
 Sampling costs the profiled process a few percent; compare shares, and take
 throughput from `make bench-scale`.
@@ -32,9 +33,10 @@ from typing import Counter, Dict, Iterable, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, when run as a script
 
-from bench.scale_load import load, warm_up  # noqa: E402
-from bench.scale_servers import embedded, production  # noqa: E402
+from bench.scale_locust import locust_run, warm_up  # noqa: E402
+from bench.scale_servers import ACTIONS_PORT, GATEWAY_PORT, RASA_PORTS, embedded, production  # noqa: E402
 from bot.launcher import VENV_BIN  # noqa: E402
+from bot.launcher.programs import rasa_program_name  # noqa: E402
 from bot.settings import ROOT  # noqa: E402
 
 # The first rule a sample's stack matches names its part (the order matters:
@@ -42,7 +44,7 @@ from bot.settings import ROOT  # noqa: E402
 PARTS: List[Tuple[str, Tuple[str, ...]]] = [
     ("NLU (parse the message)", ("_parse_message_with_graph",)),
     ("policies (predict the next action)", ("_predict_next_with_tracker",)),
-    ("event broker (RabbitMQ)", ("brokers/pika.py", "aio_pika/", "aiormq/")),
+    ("event broker (RabbitMQ)", ("brokers/pika.py", "rasa_compat/pika_publish.py", "aio_pika/", "aiormq/")),
     ("tracker store: save", ("save (bot/stores/tracker_store.py", "save (rasa/core/tracker_store.py")),
     ("tracker store: retrieve", ("retrieve (bot/stores/tracker_store.py", "retrieve (rasa/core/tracker_store.py")),
     ("custom action calls", ("rasa/core/actions/action.py", "rasa/core/actions/forms.py")),
@@ -94,6 +96,9 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=10)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--rasa-ports", default=",".join(map(str, RASA_PORTS)), help="one port per instance")
+    parser.add_argument("--actions-port", type=int, default=ACTIONS_PORT)
+    parser.add_argument("--gateway-port", type=int, default=GATEWAY_PORT, help="with --instances over 1")
     args = parser.parse_args()
 
     results = ROOT / "bench" / "results"
@@ -101,16 +106,23 @@ def main() -> int:
     raw = results / f"profile-{args.profile}.txt"
     raw.unlink(missing_ok=True)
     spy = py_spy()
-    servers_for = production if args.profile == "production" else embedded
-    with servers_for(args.instances, results / "logs") as (servers, _startup):
+    ports = dict(rasa_ports=[int(port) for port in args.rasa_ports.split(",")], actions_port=args.actions_port)
+    if args.profile == "production":
+        gateway = args.gateway_port if args.instances > 1 else None
+        started = production(args.instances, results / "logs", gateway_port=gateway, **ports)
+    else:
+        started = embedded(args.instances, results / "logs", **ports)
+    with started as (servers, _startup):
         warm_up(servers.urls)
-        pid = servers._instances[servers.rasa_ports[0]].pid
+        assert servers.supervisor
+        pid = servers.supervisor.pid(rasa_program_name(servers.rasa_ports[0]))
         recorder = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(raw),
              "--rate", str(args.rate), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)  # py-spy attaches
-        outcome = load(servers.urls, args.conversations, messages=args.messages, turns=20, typing=False)
+        outcome = locust_run(servers.url, args.conversations, messages=args.messages, turns=20, typing=False,
+                             channel="rest", out=results / f"profile-{args.profile}-locust", instances=args.instances)
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=60)
     if not raw.exists():

@@ -1,17 +1,21 @@
-"""The machine under the scale benchmark: CPU time per process from /proc, the
-load average, waiting for a quiet machine, and the log.
+"""The machine under the scale benchmark: CPU time and resident memory per
+process from /proc, the load average, waiting for a quiet machine, and the log.
 
 CpuMeter tells the bot's processes apart (Rasa instances by port, the action
-server, PostgreSQL, Redis, RabbitMQ, the load generator) and counts what else
-ran meanwhile as "other", so a run disturbed by other work can be measured
-again (scale.py's undisturbed()).
+server, PostgreSQL, Redis, RabbitMQ, the load generator: this process and the
+Locust it starts) and counts what else ran meanwhile as "other", so a run
+disturbed by other work can be measured again (scale.py's undisturbed()).
+MemorySampler reads the resident memory of the Rasa instances and the action
+server while a run goes on.
 """
 from __future__ import annotations
 
 import os
+import resource
 import sys
+import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, List, Optional
 
 CORES = os.cpu_count() or 1
 TICK = os.sysconf("SC_CLK_TCK")
@@ -55,15 +59,24 @@ def _descendants(table: Dict[int, Dict[str, Any]], root: int) -> List[int]:
     return found
 
 
-# Ports of the Rasa instances that count as "rasa, 2nd instance" rather than "rasa".
-_SECOND_INSTANCES: Set[int] = set()
+# Ports of the Rasa instances after the first -> their role ("rasa, 2nd instance", ...).
+_OTHER_INSTANCES: Dict[int, str] = {}
+_ORDINALS = {2: "2nd", 3: "3rd"}
+RASA_ROLE = "rasa"
+ACTIONS_ROLE = "action server"
+LOAD_GENERATOR = "load generator"
 
 
 def name_instances(rasa_ports: Iterable[int]) -> None:
     """The Rasa instances about to run, first one first: CpuMeter calls the first "rasa" and
-    the others "rasa, 2nd instance" (scale_servers.running() calls this)."""
-    _SECOND_INSTANCES.clear()
-    _SECOND_INSTANCES.update(list(rasa_ports)[1:])
+    the others "rasa, 2nd instance", "rasa, 3rd instance", ... (scale_servers.running() calls this)."""
+    _OTHER_INSTANCES.clear()
+    for number, port in enumerate(list(rasa_ports)[1:], start=2):
+        _OTHER_INSTANCES[port] = f"{RASA_ROLE}, {_ORDINALS.get(number, f'{number}th')} instance"
+
+
+def is_rasa(role: str) -> bool:
+    return role == RASA_ROLE or role.startswith(f"{RASA_ROLE}, ")
 
 
 def _roles(table: Dict[int, Dict[str, Any]]) -> Dict[int, str]:
@@ -72,14 +85,14 @@ def _roles(table: Dict[int, Dict[str, Any]]) -> Dict[int, str]:
     roles = {}
     for pid, info in table.items():
         command, name = info["command"], info["name"]
-        if pid == os.getpid():
-            role = "load generator"
+        if pid == os.getpid() or (pid in ours and "locust" in command):
+            role = LOAD_GENERATOR
         elif pid in ours and ("run actions" in command or "bot.action_server" in command):
-            role = "action server"
+            role = ACTIONS_ROLE
         elif pid in ours and " run " in f" {command} ":
             words = command.split()
             port = int(words[words.index("--port") + 1]) if "--port" in words else 0
-            role = "rasa, 2nd instance" if port in _SECOND_INSTANCES else "rasa"
+            role = _OTHER_INSTANCES.get(port, RASA_ROLE)
         elif name == "postgres":
             role = "postgresql"
         elif name == "redis-server":
@@ -90,6 +103,11 @@ def _roles(table: Dict[int, Dict[str, Any]]) -> Dict[int, str]:
             role = "other"
         roles[pid] = role
     return roles
+
+
+def _finished_children_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _system_ticks() -> Dict[str, int]:
@@ -104,6 +122,7 @@ class CpuMeter:
 
     def __enter__(self) -> "CpuMeter":
         self.before, self.system_before = _processes(), _system_ticks()
+        self.children_before = _finished_children_seconds()
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -114,6 +133,10 @@ class CpuMeter:
             before = self.before.get(pid)
             ticks = info["ticks"] - (before["ticks"] if before and before["name"] == info["name"] else 0)
             self.seconds[roles[pid]] = self.seconds.get(roles[pid], 0.0) + ticks / TICK
+        # Locust, run to its end meanwhile, is no longer in /proc: its CPU is in this process's
+        # finished children (the servers are supervisord's children, which runs on).
+        locust = _finished_children_seconds() - self.children_before
+        self.seconds[LOAD_GENERATOR] = self.seconds.get(LOAD_GENERATOR, 0.0) + locust
         total = system_after["total"] - self.system_before["total"]
         busy = system_after["busy"] - self.system_before["busy"]
         self.busy_share = busy / total if total else 0.0
@@ -126,11 +149,53 @@ class CpuMeter:
     def report(self, messages: int) -> Dict[str, Any]:
         per_message = {role: round(seconds * 1000 / messages, 1)
                        for role, seconds in sorted(self.seconds.items(), key=lambda item: -item[1]) if seconds > 0}
-        # "other": processes that are not part of the bot (other work on the machine).
+        # "other": processes that are not part of the bot (other work on the machine); the total is
+        # the bot's and its stores' (the load generator is not part of it).
         return {"busy_percent": round(100 * self.busy_share, 1), "cpu_ms_per_message": per_message,
-                "cpu_ms_per_message_total": round(sum(v for k, v in per_message.items() if k != "other"), 1),
+                "cpu_ms_per_message_total": round(sum(v for k, v in per_message.items()
+                                                      if k not in ("other", LOAD_GENERATOR)), 1),
                 "other_cpu_ms_per_message": per_message.get("other", 0.0),
                 "other_busy_percent": round(100 * self.other_share, 1)}
+
+
+def resident_mb() -> Dict[str, float]:
+    """Resident memory (MB) of each Rasa instance and of the action server, by role."""
+    table = _processes()
+    found: Dict[str, float] = {}
+    for pid, role in _roles(table).items():
+        if is_rasa(role) or role == ACTIONS_ROLE:
+            found[role] = found.get(role, 0.0) + table[pid]["rss"] / 2**20
+    return {role: round(mb, 1) for role, mb in sorted(found.items())}
+
+
+class MemorySampler:
+    """Resident memory of the Rasa instances and the action server, every ``interval`` s while it runs:
+    ``report()`` gives each role's mean and peak (MB)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.samples: List[Dict[str, float]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.samples.append(resident_mb())
+            self._done.wait(self.interval)
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+        self.samples.append(resident_mb())
+
+    def report(self) -> Dict[str, Dict[str, float]]:
+        roles = sorted({role for sample in self.samples for role in sample})
+        return {role: {"mean_mb": round(sum(s.get(role, 0.0) for s in self.samples) / len(self.samples), 1),
+                       "peak_mb": max(s.get(role, 0.0) for s in self.samples)} for role in roles}
 
 
 def tree_rss(root: int) -> int:

@@ -2,9 +2,12 @@
 on the production profile (a PostgreSQL database, Redis key prefix and RabbitMQ
 queue of the run's own, removed afterwards) or the embedded one (SQLite files of
 the run's own), each Rasa instance timed from its process start to its first
-REST answer.
+REST answer; with ``gateway_port``, the cluster's nginx in front of the
+instances (bot/launcher/gateway.py), as users reach it.
 
     with production(2, log_dir) as (servers, startup):   # servers.urls: one per instance
+        ...
+    with production(3, log_dir, gateway_port=5800) as (servers, startup):   # servers.url: the gateway
         ...
 """
 from __future__ import annotations
@@ -20,14 +23,15 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from bench.mix import SERVER_ENV, webhook
 from bench.scale_machine import QUIET, log, name_instances, wait_for_quiet
 from bot.launcher import BotServers
 
-RASA_PORTS = [5805, 5806]  # the first instance's, the second's
+RASA_PORTS = [5805, 5806, 5807]  # the first instance's, the second's, the third's
 ACTIONS_PORT = 5855
+GATEWAY_PORT = 5800  # the cluster's single entry point (nginx), for the cluster part
 POSTGRES = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
 REDIS = dict(host="127.0.0.1", port=6379, db=1)
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -78,7 +82,7 @@ def start_timed(servers: BotServers, port: int, timeout: float = 300) -> float:
 @contextlib.contextmanager
 def running(servers: BotServers, label: str) -> Iterator[Dict[str, float]]:
     """Action server, then each Rasa instance (timed to its first answer); stopped afterwards."""
-    for port in (servers.actions_port, *servers.rasa_ports):
+    for port in servers.layout.ports():
         port_free(port)
     name_instances(servers.rasa_ports)
     if QUIET["timeout"]:  # between our own runs the load average is ours: wait only for other bots
@@ -89,6 +93,8 @@ def running(servers: BotServers, label: str) -> Iterator[Dict[str, float]]:
         servers.start_actions()
         for port in servers.rasa_ports:
             startup[str(port)] = start_timed(servers, port)
+        if servers.gateway_port:
+            servers.start_gateway()
         log(f"{label}: up; first answers after {startup} s")
         yield startup
     finally:
@@ -97,11 +103,14 @@ def running(servers: BotServers, label: str) -> Iterator[Dict[str, float]]:
 
 @contextlib.contextmanager
 def production(instances: int, log_dir: Path, rasa_ports: Sequence[int] = RASA_PORTS,
-               actions_port: int = ACTIONS_PORT) -> Iterator[Any]:
-    """Our configuration on the production profile, on stores of the run's own."""
+               actions_port: int = ACTIONS_PORT, gateway_port: Optional[int] = None,
+               extra_env: Optional[Dict[str, str]] = None) -> Iterator[Any]:
+    """Our configuration on the production profile, on stores of the run's own (behind the gateway
+    with ``gateway_port``; ``extra_env`` for the servers, e.g. RASA_COMPAT_SKIP)."""
     names = production_store_names()
     servers = BotServers(profile="production", rasa_ports=list(rasa_ports[:instances]), actions_port=actions_port,
-                         log_dir=log_dir, extra_env={**SERVER_ENV, **names})
+                         gateway_port=gateway_port, log_dir=log_dir,
+                         extra_env={**SERVER_ENV, **names, **(extra_env or {})})
     try:
         with running(servers, f"production, {instances} instance(s)") as startup:
             yield servers, startup

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
-from bot.launcher.programs import ACTIONS, Layout, Program, plan, rasa_program_name
+from bot.launcher.programs import ACTIONS, GATEWAY, Layout, Program, plan, rasa_program_name
 from bot.launcher.supervisor import Supervisor, write_config
 from bot.settings import CREDENTIALS, MODEL
 
@@ -159,6 +159,10 @@ class BotServers:
     def start_instance(self, port: int, timeout: float = 180.0) -> None:
         """Start the Rasa instance on ``port`` (or wait until supervisord has restarted it)."""
         self._start_program(rasa_program_name(port), timeout)
+
+    def start_gateway(self, timeout: float = 30.0) -> None:
+        """Start the gateway (nginx) in front of the instances; only with ``gateway_port``."""
+        self._start_program(GATEWAY, timeout)
 
     def kill_instance(self, port: int) -> int:
         """SIGKILL the Rasa instance on ``port``, a crash with nothing flushed; supervisord restarts it."""

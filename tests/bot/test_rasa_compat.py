@@ -29,7 +29,7 @@ def restored():
 
 
 def test_there_is_one_module_per_patch_and_each_names_a_different_attribute():
-    assert len(PATCHES) == len(rasa_compat.PATCH_MODULES) == 10
+    assert len(PATCHES) == len(rasa_compat.PATCH_MODULES) == 15
     assert len({patch.name for patch in PATCHES}) == len(PATCHES)
     for name, patch in zip(rasa_compat.PATCH_MODULES, PATCHES):
         module = sys.modules[f"bot.rasa_compat.{name}"]
@@ -97,6 +97,26 @@ def test_a_target_rasa_no_longer_defines_fails_loudly_before_anything_changes(re
     assert rasa_compat.installed() == []
     assert not any(patch.is_installed() for patch in PATCHES)
     assert not hasattr(renamed.target(), "run_renamed_upstream")
+
+
+def test_rasa_compat_skip_leaves_the_named_patches_out_and_installs_the_others(restored, monkeypatch):
+    rasa_compat.uninstall()
+    monkeypatch.setenv("RASA_COMPAT_SKIP", "diet_predict, pika_publish")
+    rasa_compat.install()
+    left_out = {name for name, patch in zip(IDS, PATCHES) if not patch.is_installed()}
+    assert left_out == {"diet_predict", "pika_publish"}
+    assert rasa_compat.installed_names() == [patch.name for name, patch in zip(IDS, PATCHES) if name not in left_out]
+    rasa_compat.uninstall()
+    monkeypatch.delenv("RASA_COMPAT_SKIP")
+
+
+def test_rasa_compat_skip_naming_no_patch_is_refused_before_anything_changes(restored, monkeypatch):
+    rasa_compat.uninstall()
+    monkeypatch.setenv("RASA_COMPAT_SKIP", "diet_predict,dietpredict")
+    with pytest.raises(ValueError, match="RASA_COMPAT_SKIP names no patch: dietpredict"):
+        rasa_compat.install()
+    assert rasa_compat.installed() == []
+    monkeypatch.delenv("RASA_COMPAT_SKIP")
 
 
 def test_install_is_called_from_one_place_only_the_nlg_rasa_builds_from_the_endpoints():
