@@ -4,8 +4,9 @@ One port serves REST, Rasa's HTTP API, WeChat, socket.io and the widget page.
 Requests go round-robin to the instances; one that does not accept a
 connection (killed, restarting, still loading its model) is skipped at once,
 and a request a dying instance took but never answered is sent to another one.
-socket.io is routed by client address: the widget tries a websocket first (one connection, one instance), and its long-polling fallback
-needs every poll of a session on the same instance.
+socket.io is routed by client address: the widget tries a websocket first (one
+connection, one instance), and its long-polling fallback needs every poll of a
+session on the same instance.
 """
 
 from __future__ import annotations
