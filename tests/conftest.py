@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import MODEL, ROOT
+from bot.settings import MODEL, ROOT  # noqa: F401 (ROOT: tests import it from here)
 
 SHANGHAI_DAYTIME = "2026-11-25T10:30:00+08:00"
+# The browser tests drive Debian's Chromium, never a downloaded one.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The test bot's WeChat channel: its token, and a fake WeChat API
 # (tests/channels/fake_wechat_api.py) on a fixed loopback port.
 WECHAT_API_PORT = int(os.environ.get("TEST_WECHAT_API_PORT", 5290))
@@ -88,3 +90,16 @@ def ticket_store(bot_servers):
     from bot.stores.tickets import TicketStore
 
     return TicketStore(create_engine_for(bot_servers.service_db_url))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests (the widget, rasa-webchat, the agent desk)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: `make browser` installs Debian's chromium", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -52,6 +52,9 @@ def render_config(programs: list[Program], run_dir: Path, log_dir: Optional[Path
             loglevel="info",
             pidfile=run_dir / "supervisord.pid",
             nodaemon="true",
+            # Its lines go to its log file only; in the foreground that file is
+            # the terminal, where they would otherwise stand twice.
+            silent="true",
             directory=ROOT,
             **_same_user(),
         ),

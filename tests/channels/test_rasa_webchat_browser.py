@@ -17,13 +17,13 @@ from typing import List
 import pytest
 
 from bot.knowledge import load
-from tests.channels.test_widget_browser import WAIT_MS, browser  # noqa: F401 (the browser fixture)
+from tests.channels.test_widget_browser import WAIT_MS
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture
-def context(browser):  # noqa: F811 (the imported fixture)
+def context(browser):
     """A browser profile whose requests outside this machine are refused and listed in ``context.external``."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 800})
     context.external = []

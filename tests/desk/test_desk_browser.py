@@ -1,34 +1,17 @@
 """Two pages in Debian's Chromium: a user in the chat widget, an agent at the desk (Playwright, /usr/bin/chromium)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import ROOT
 from tests.desk.conftest import PASSWORDS, new_sender, rest_say
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Written on every run (reports/ is not versioned); docs/agent-desk.png, the README's, is a copy of one.
 SCREENSHOT = ROOT / "reports" / "agent-desk.png"
 WAIT_MS = 20_000
 ORDER = "261112-405829173664021"
 USER_ATTACK = '<img src=x onerror="window.__xss=1">我的退款被拒了'
 AGENT_ATTACK = '<b onmouseover="window.__xss=2">注意</b>：看到商家拒绝了您的退款，我来处理。'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: `make browser` installs Debian's chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def widget(browser, bot):
